@@ -1,0 +1,2 @@
+from . import datasets
+from .sem_seg_dataset_mapper import SemSegDatasetMapper

@@ -1,0 +1,25 @@
+"""Datasets registered when ``sr_d2`` is imported, following detectron2's ``builtin.py`` layout."""
+import os
+
+from .camvid import register_camvid
+from .synthetic import register_synthetic
+
+# The embedded default set: image size and counts sized for a CPU training run of minutes.
+SYNTHETIC_SPLITS = {
+    "synthetic_sem_seg_train": dict(num_images=300, height=128, width=160, seed=0),
+    "synthetic_sem_seg_val": dict(num_images=60, height=128, width=160, seed=1),
+}
+
+
+def cache_root() -> str:
+    """Where generated data goes: ``$SR_D2_CACHE``, else ``~/.cache/sr_d2``."""
+    return os.path.expanduser(os.getenv("SR_D2_CACHE", "~/.cache/sr_d2"))
+
+
+def register_all(datasets_root: str, cache: str) -> None:
+    for name, spec in SYNTHETIC_SPLITS.items():
+        register_synthetic(name, cache, **spec)
+    register_camvid(os.path.join(datasets_root, "camvid"))
+
+
+register_all(os.path.expanduser(os.getenv("DETECTRON2_DATASETS", "datasets")), cache_root())

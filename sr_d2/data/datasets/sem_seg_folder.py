@@ -1,0 +1,79 @@
+"""Any folder pair of images and label maps as a Detectron2 semantic-segmentation dataset."""
+import os
+from typing import List, Optional, Sequence, Tuple
+
+from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.data.datasets import load_sem_seg
+from detectron2.utils.colormap import colormap
+
+__all__ = ["load_sem_seg_folder", "register_sem_seg_folder", "set_sem_seg_metadata"]
+
+
+def load_sem_seg_folder(
+    image_dir: str, gt_dir: str, image_ext: str = ".png", gt_ext: str = ".png"
+) -> List[dict]:
+    """
+    Pair ``image_dir/<stem><image_ext>`` with ``gt_dir/<stem><gt_ext>``.
+
+    Returns:
+        list[dict]: Detectron2 dataset dicts with "file_name" and "sem_seg_file_name".
+    """
+    for kind, folder, ext in (("image", image_dir, image_ext), ("label", gt_dir, gt_ext)):
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"{kind} folder {folder!r} does not exist")
+        if not any(f.endswith(ext) for f in os.listdir(folder)):
+            raise FileNotFoundError(f"{kind} folder {folder!r} holds no '*{ext}' file")
+    dicts = load_sem_seg(gt_dir, image_dir, gt_ext=gt_ext, image_ext=image_ext)
+    if not dicts:
+        raise FileNotFoundError(f"no image in {image_dir!r} has a label of the same name in {gt_dir!r}")
+    return dicts
+
+
+def set_sem_seg_metadata(
+    name: str,
+    classes: Sequence[str],
+    *,
+    image_dir: str,
+    gt_dir: str,
+    colors: Optional[Sequence[Tuple[int, int, int]]] = None,
+    ignore_label: int = 255,
+) -> None:
+    """Set the metadata that ``SemSegEvaluator`` and ``Visualizer`` read for dataset ``name``."""
+    if colors is None:
+        colors = [tuple(int(v) for v in c) for c in colormap(rgb=True)[: len(classes)]]
+    if len(colors) != len(classes):
+        raise ValueError(f"dataset {name!r}: {len(colors)} colors given for {len(classes)} classes")
+    if 0 <= ignore_label < len(classes):
+        raise ValueError(
+            f"dataset {name!r}: ignore_label={ignore_label} is the id of class {classes[ignore_label]!r}"
+        )
+    MetadataCatalog.get(name).set(
+        stuff_classes=list(classes),
+        stuff_colors=[list(c) for c in colors],
+        ignore_label=ignore_label,
+        evaluator_type="sem_seg",
+        image_root=image_dir,
+        sem_seg_root=gt_dir,
+    )
+
+
+def register_sem_seg_folder(
+    name: str,
+    image_dir: str,
+    gt_dir: str,
+    classes: Sequence[str],
+    *,
+    colors: Optional[Sequence[Tuple[int, int, int]]] = None,
+    ignore_label: int = 255,
+    image_ext: str = ".png",
+    gt_ext: str = ".png",
+) -> None:
+    """
+    Register dataset ``name``: images in ``image_dir``, label maps (one class id per pixel, 8-bit)
+    of the same file stem in ``gt_dir``, ``classes[i]`` the name of id ``i``, ``ignore_label`` void.
+    The folders are read when the dataset is first loaded, so they may be created later.
+    """
+    DatasetCatalog.register(name, lambda: load_sem_seg_folder(image_dir, gt_dir, image_ext, gt_ext))
+    set_sem_seg_metadata(
+        name, classes, image_dir=image_dir, gt_dir=gt_dir, colors=colors, ignore_label=ignore_label
+    )
