@@ -1,0 +1,34 @@
+"""Baseline: detectron2's SemanticSegmentor on CamVid (11 classes), from scratch."""
+import detectron2.data.transforms as T
+from detectron2.config import LazyCall as L
+from detectron2.data import MetadataCatalog
+
+from ..common.data.sem_seg import dataloader
+from ..common.models.sem_seg_fpn import model
+from ..common.optim import optimizer
+from ..common.train import lr_multiplier, train
+
+dataloader.train.dataset.names = "camvid_sem_seg_train"
+dataloader.test.dataset.names = "camvid_sem_seg_val"
+_meta = MetadataCatalog.get(dataloader.train.dataset.names)
+model.sem_seg_head.num_classes = len(_meta.stuff_classes)
+model.sem_seg_head.ignore_value = _meta.ignore_label
+
+# 480x360 images: random scale around 240 px short side, 224x288 crops; evaluation at 240.
+dataloader.train.mapper.augmentations = [
+    L(T.ResizeShortestEdge)(short_edge_length=[192, 224, 240, 256, 288], sample_style="choice"),
+    L(T.RandomCrop_CategoryAreaConstraint)(
+        crop_type="absolute",
+        crop_size=(224, 288),
+        single_category_max_area=1.0,
+        ignored_category=_meta.ignore_label,
+    ),
+    L(T.RandomFlip)(horizontal=True),
+]
+dataloader.train.total_batch_size = 4
+dataloader.test.mapper.augmentations = [L(T.ResizeShortestEdge)(short_edge_length=240)]
+
+train.max_iter = 3000
+train.eval_period = 1000
+train.checkpointer.period = 1000
+train.output_dir = "output/camvid/sem_seg_fpn_R18"

@@ -1,0 +1,42 @@
+"""Train/test loaders and SemSegEvaluator for any registered semantic-segmentation dataset."""
+from omegaconf import OmegaConf
+
+import detectron2.data.transforms as T
+from detectron2.config import LazyCall as L
+from detectron2.data import (
+    build_detection_test_loader,
+    build_detection_train_loader,
+    get_detection_dataset_dicts,
+)
+from detectron2.evaluation import SemSegEvaluator
+
+from sr_d2.data import SemSegDatasetMapper
+
+dataloader = OmegaConf.create()
+
+dataloader.train = L(build_detection_train_loader)(
+    dataset=L(get_detection_dataset_dicts)(names="???"),
+    mapper=L(SemSegDatasetMapper)(
+        is_train=True,
+        augmentations=[L(T.RandomFlip)(horizontal=True)],
+        image_format="RGB",
+        num_classes="${model.sem_seg_head.num_classes}",
+        ignore_label="${model.sem_seg_head.ignore_value}",
+    ),
+    total_batch_size=8,
+    num_workers=2,
+)
+
+dataloader.test = L(build_detection_test_loader)(
+    dataset=L(get_detection_dataset_dicts)(names="???", filter_empty=False),
+    mapper=L(SemSegDatasetMapper)(
+        is_train=False,
+        augmentations=[],
+        image_format="${...train.mapper.image_format}",
+        num_classes="${model.sem_seg_head.num_classes}",
+        ignore_label="${model.sem_seg_head.ignore_value}",
+    ),
+    num_workers=2,
+)
+
+dataloader.evaluator = L(SemSegEvaluator)(dataset_name="${..test.dataset.names}")
