@@ -1,0 +1,35 @@
+import os
+import shutil
+import tempfile
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_DATASETS = os.path.join(REPO, "..", "shared", "datasets")
+
+# Both are read when sr_d2 registers its builtin datasets, so they are set before it is imported:
+# generated data goes to a throw-away cache, and CamVid is found where this project's checkout has it.
+_cache = tempfile.mkdtemp(prefix="sr_d2_test_cache_")
+os.environ["SR_D2_CACHE"] = _cache
+if "DETECTRON2_DATASETS" not in os.environ and os.path.isdir(SHARED_DATASETS):
+    os.environ["DETECTRON2_DATASETS"] = SHARED_DATASETS
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(_cache, ignore_errors=True)
+
+
+TINY_TRAIN, TINY_VAL = "test_tiny_synthetic_train", "test_tiny_synthetic_val"
+
+
+@pytest.fixture(scope="session")
+def tiny_synthetic():
+    """Two small registered synthetic datasets (train: 6 images, val: 4, 64x64): their names."""
+    from detectron2.data import DatasetCatalog
+
+    from sr_d2.data.datasets import register_synthetic
+
+    if TINY_TRAIN not in DatasetCatalog.list():
+        register_synthetic(TINY_TRAIN, _cache, num_images=6, height=64, width=64, seed=0)
+        register_synthetic(TINY_VAL, _cache, num_images=4, height=64, width=64, seed=1)
+    return TINY_TRAIN, TINY_VAL

@@ -1,0 +1,76 @@
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from detectron2.data import DatasetCatalog, MetadataCatalog
+
+from sr_d2.data.datasets import register_sem_seg_folder
+
+
+def _write_pairs(root, stems, size=(20, 16)):
+    os.makedirs(os.path.join(root, "img"), exist_ok=True)
+    os.makedirs(os.path.join(root, "gt"), exist_ok=True)
+    for stem in stems:
+        Image.fromarray(np.zeros((*size, 3), np.uint8)).save(os.path.join(root, "img", stem + ".jpg"))
+        Image.fromarray(np.ones(size, np.uint8)).save(os.path.join(root, "gt", stem + ".png"))
+
+
+def test_folder_pair_registers_dicts_and_metadata(tmp_path):
+    _write_pairs(str(tmp_path), ["b", "a", "c"])
+    register_sem_seg_folder(
+        "test_folder_ok", str(tmp_path / "img"), str(tmp_path / "gt"), ["x", "y"], image_ext=".jpg"
+    )
+    dicts = DatasetCatalog.get("test_folder_ok")
+    assert [os.path.basename(d["file_name"]) for d in dicts] == ["a.jpg", "b.jpg", "c.jpg"]
+    assert all(os.path.basename(d["sem_seg_file_name"]) == os.path.basename(d["file_name"])[:-4] + ".png"
+               for d in dicts)
+    meta = MetadataCatalog.get("test_folder_ok")
+    assert meta.stuff_classes == ["x", "y"] and meta.ignore_label == 255
+    assert len(meta.stuff_colors) == 2 and meta.evaluator_type == "sem_seg"
+
+
+def test_missing_or_empty_folder_is_named(tmp_path):
+    register_sem_seg_folder("test_folder_missing", str(tmp_path / "nope"), str(tmp_path), ["x"])
+    with pytest.raises(FileNotFoundError, match="nope"):
+        DatasetCatalog.get("test_folder_missing")
+    (tmp_path / "img").mkdir()
+    (tmp_path / "gt").mkdir()
+    register_sem_seg_folder("test_folder_empty", str(tmp_path / "img"), str(tmp_path / "gt"), ["x"])
+    with pytest.raises(FileNotFoundError, match="holds no"):
+        DatasetCatalog.get("test_folder_empty")
+
+
+def test_ignore_label_that_is_a_class_id_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="ignore_label=1"):
+        register_sem_seg_folder("test_folder_bad_ignore", str(tmp_path), str(tmp_path), ["x", "y"],
+                                ignore_label=1)
+
+
+@pytest.mark.parametrize("name", ["synthetic_sem_seg_train", "synthetic_sem_seg_val"])
+def test_builtin_synthetic_loads_existing_files(name):
+    dicts = DatasetCatalog.get(name)
+    assert len(dicts) in (300, 60)
+    assert all(os.path.isfile(d["file_name"]) and os.path.isfile(d["sem_seg_file_name"]) for d in dicts)
+    assert len(MetadataCatalog.get(name).stuff_classes) == 6
+
+
+def test_camvid_on_the_real_folder():
+    meta = MetadataCatalog.get("camvid_sem_seg_train")
+    if not os.path.isdir(meta.image_root):
+        pytest.skip(f"CamVid not found at {meta.image_root} (set DETECTRON2_DATASETS)")
+    for split, count in (("train", 367), ("val", 101)):
+        dicts = DatasetCatalog.get(f"camvid_sem_seg_{split}")
+        assert len(dicts) == count
+        assert all(os.path.isfile(d["file_name"]) and os.path.isfile(d["sem_seg_file_name"])
+                   for d in dicts)
+    label = np.asarray(Image.open(dicts[0]["sem_seg_file_name"]))
+    assert label.shape == (360, 480) and label.max() <= meta.ignore_label == 11
+    assert meta.stuff_classes[2] == "Pole" and len(meta.stuff_classes) == 11
+
+
+def test_detectron2_builtin_datasets_are_still_registered():
+    names = DatasetCatalog.list()
+    for name in ("ade20k_sem_seg_train", "cityscapes_fine_sem_seg_val", "coco_2017_val_panoptic_separated"):
+        assert name in names

@@ -1,0 +1,90 @@
+"""train_net.py's own functions on a tiny synthetic set: train, checkpoint, resume, evaluate."""
+import json
+import os
+
+import pytest
+
+from detectron2.engine import default_argument_parser
+
+import train_net
+
+CONFIG = os.path.join(os.path.dirname(__file__), "..", "configs", "synthetic", "sem_seg_fpn_R18.py")
+
+
+def _args(tiny, output_dir, *extra, max_iter=4):
+    train_name, val_name = tiny
+    opts = [
+        f"dataloader.train.dataset.names={train_name}",
+        f"dataloader.test.dataset.names={val_name}",
+        "dataloader.train.total_batch_size=2",
+        "dataloader.train.num_workers=0",
+        "dataloader.test.num_workers=0",
+        f"train.max_iter={max_iter}",
+        "train.eval_period=0",
+        "train.checkpointer.period=2",
+        "train.log_period=1",
+        "train.device=cpu",
+        f"train.output_dir={output_dir}",
+    ]
+    flags = [a for a in extra if a.startswith("--")]
+    opts += [a for a in extra if not a.startswith("--")]
+    return default_argument_parser().parse_args(["--config-file", CONFIG, *flags, *opts])
+
+
+def _metrics(output_dir):
+    with open(os.path.join(output_dir, "metrics.json")) as f:
+        return [json.loads(line) for line in f]
+
+
+def _iterations(output_dir):
+    """Iterations of the training steps logged in metrics.json."""
+    return [m["iteration"] for m in _metrics(output_dir) if "total_loss" in m]
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_synthetic, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("run"))
+    results = train_net.main(_args(tiny_synthetic, out))
+    return out, results
+
+
+def test_training_writes_checkpoints_logs_and_evaluates(trained):
+    out, results = trained
+    assert {"model_0000001.pth", "model_0000003.pth", "model_final.pth", "last_checkpoint",
+            "config.yaml"} <= set(os.listdir(out))
+    assert _iterations(out) == [0, 1, 2, 3]
+    evaluations = [m for m in _metrics(out) if "sem_seg/mIoU" in m]
+    assert [m["iteration"] for m in evaluations] == [4]  # EvalHook after the last step
+    assert evaluations[0]["sem_seg/mIoU"] == pytest.approx(results["sem_seg"]["mIoU"])
+    assert 0.0 <= results["sem_seg"]["mIoU"] <= 100.0
+    assert set(results["sem_seg"]) >= {"fwIoU", "pACC", "IoU-pole", "IoU-sign"}
+
+
+def test_resume_continues_from_the_last_checkpoint(trained, tiny_synthetic):
+    out, _ = trained
+    train_net.main(_args(tiny_synthetic, out, "--resume", max_iter=6))
+    assert _iterations(out) == [0, 1, 2, 3, 4, 5]  # started at 4, after model_final (iter 3)
+
+
+def test_eval_only_reports_miou_for_given_weights(trained, tiny_synthetic, tmp_path):
+    out, _ = trained
+    weights = os.path.join(out, "model_final.pth")
+    results = train_net.main(
+        _args(tiny_synthetic, str(tmp_path), "--eval-only", f"train.init_checkpoint={weights}")
+    )
+    assert 0.0 <= results["sem_seg"]["mIoU"] <= 100.0
+
+
+def test_eval_only_without_weights_is_refused(tiny_synthetic, tmp_path):
+    with pytest.raises(ValueError, match="init_checkpoint"):
+        train_net.main(_args(tiny_synthetic, str(tmp_path / "a"), "--eval-only"))
+    with pytest.raises(FileNotFoundError, match="nope.pth"):
+        train_net.main(_args(tiny_synthetic, str(tmp_path / "b"), "--eval-only",
+                             "train.init_checkpoint=nope.pth"))
+
+
+def test_bad_override_fails_before_writing_anything(tiny_synthetic, tmp_path):
+    out = tmp_path / "never"
+    with pytest.raises(KeyError, match="train.max_iters"):
+        train_net.main(_args(tiny_synthetic, str(out), "train.max_iters=3"))
+    assert not out.exists()
