@@ -1,0 +1,1 @@
+from .sr_semantic_seg import SRSemanticSegmentor

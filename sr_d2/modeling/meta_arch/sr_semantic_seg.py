@@ -1,0 +1,77 @@
+from typing import Dict, List
+
+import torch
+
+from detectron2.config import configurable
+from detectron2.modeling import META_ARCH_REGISTRY, SemanticSegmentor
+from detectron2.structures import ImageList
+
+from ..losses import image_labels_from_mask
+from ..self_regulation import SelfRegulation, exit_feature_shapes, run_backbone
+
+__all__ = ["SRSemanticSegmentor", "image_labels_of"]
+
+
+def image_labels_of(batched_inputs: List[dict], targets: torch.Tensor, num_classes: int,
+                    ignore_value: int) -> torch.Tensor:
+    """
+    (N, C) multi-hot image-level labels: an image's "image_labels" field (list of class ids) when
+    its dataset provides one (e.g. weak supervision with pseudo-label masks), else the classes in
+    its label map ``targets[n]`` ((N, H, W)).
+    """
+    labels = image_labels_from_mask(targets, num_classes, ignore_value)
+    for n, x in enumerate(batched_inputs):
+        if "image_labels" in x:
+            ids = torch.as_tensor(x["image_labels"], dtype=torch.long, device=targets.device)
+            if ids.numel() and (ids.min() < 0 or ids.max() >= num_classes):
+                raise ValueError(f"image_labels {ids.tolist()} of {x.get('file_name', n)!r} are "
+                                 f"outside the {num_classes} class ids")
+            labels[n] = 0
+            labels[n, ids] = 1
+    return labels
+
+
+@META_ARCH_REGISTRY.register()
+class SRSemanticSegmentor(SemanticSegmentor):
+    """
+    detectron2's :class:`SemanticSegmentor` trained with Self-Regulation. Training adds exits on
+    backbone features and the losses "loss_exit_seg", "loss_exit_cls", "loss_sr_f", "loss_sr_l" to
+    the head's "loss_sem_seg". Inference is the parent's, untouched: no exit runs.
+    """
+
+    @configurable
+    def __init__(self, *, self_regulation: SelfRegulation, **kwargs):
+        """
+        Args:
+            self_regulation: exits and SR losses; its features are looked up among the backbone's
+                outputs and those of its ``bottom_up`` (ResNet stages under an FPN).
+            kwargs: arguments of :class:`SemanticSegmentor`.
+        """
+        super().__init__(**kwargs)
+        self.self_regulation = self_regulation
+
+    @classmethod
+    def from_config(cls, cfg):
+        ret = super().from_config(cfg)
+        shapes = exit_feature_shapes(ret["backbone"], cfg.MODEL.SR.IN_FEATURES)
+        ret["self_regulation"] = SelfRegulation(cfg, shapes)
+        return ret
+
+    def forward(self, batched_inputs: List[dict]):
+        if not self.training:
+            return super().forward(batched_inputs)
+        images = [(x["image"].to(self.device) - self.pixel_mean) / self.pixel_std for x in batched_inputs]
+        images = ImageList.from_tensors(images, self.backbone.size_divisibility)
+        features, all_features = run_backbone(self.backbone, images.tensor)
+        targets = [x["sem_seg"].to(self.device) for x in batched_inputs]
+        targets = ImageList.from_tensors(
+            targets, self.backbone.size_divisibility, self.sem_seg_head.ignore_value
+        ).tensor
+
+        head = self.sem_seg_head
+        logits = head.layers(features)
+        losses: Dict[str, torch.Tensor] = head.losses(logits, targets)
+        sr = self.self_regulation
+        image_labels = image_labels_of(batched_inputs, targets, sr.num_classes, sr.ignore_value)
+        losses.update(sr(all_features, logits, targets, image_labels))
+        return losses
