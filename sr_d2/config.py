@@ -1,13 +1,27 @@
-"""Loading LazyConfig files with overrides that must name existing keys."""
+"""sr-d2's yacs config keys, and loading LazyConfig files with overrides of existing keys only."""
 import difflib
 import os
 from typing import List, Sequence
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from detectron2.config import LazyConfig
+from detectron2.config import CfgNode, LazyConfig
 
-__all__ = ["load_lazy_config"]
+from .modeling.self_regulation import SR_PRESETS
+
+__all__ = ["add_sr_config", "load_lazy_config"]
+
+
+def add_sr_config(cfg: CfgNode) -> None:
+    """
+    Add ``MODEL.SR`` (read by SRSemanticSegmentor / SelfRegulation) to a yacs config, with
+    sr-d2's defaults: ``IN_FEATURES`` names the features that get an exit, and each other key is
+    an argument of :class:`SelfRegulation` in upper case.
+    """
+    cfg.MODEL.SR = CfgNode()
+    cfg.MODEL.SR.IN_FEATURES = ["res2", "res3", "res4", "res5"]
+    for key, value in SR_PRESETS["sr-d2"].items():
+        cfg.MODEL.SR[key.upper()] = list(value) if isinstance(value, tuple) else value
 
 
 def _has_key(cfg: DictConfig, key: str) -> bool:
