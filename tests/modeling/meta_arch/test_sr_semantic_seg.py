@@ -1,0 +1,99 @@
+import os
+
+import pytest
+import torch
+
+from detectron2.config import get_cfg, instantiate
+from detectron2.modeling import SemanticSegmentor, build_model
+
+from sr_d2.config import add_sr_config, load_lazy_config
+from sr_d2.modeling import SRSemanticSegmentor
+
+CONFIGS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "configs", "synthetic")
+
+
+def _models():
+    torch.manual_seed(0)
+    sr = instantiate(load_lazy_config(os.path.join(CONFIGS, "sr_sem_seg_fpn_R18.py")).model)
+    plain = instantiate(load_lazy_config(os.path.join(CONFIGS, "sem_seg_fpn_R18.py")).model)
+    missing, unexpected = plain.load_state_dict(sr.state_dict(), strict=False)
+    assert missing == [] and all(k.startswith("self_regulation.") for k in unexpected)
+    return sr, plain
+
+
+def _batch(n=2, h=64, w=96, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [
+        {"image": torch.randint(0, 256, (3, h, w), generator=g).float(),
+         "sem_seg": torch.randint(0, 6, (h, w), generator=g), "height": h, "width": w}
+        for _ in range(n)
+    ]
+
+
+def test_training_returns_head_mea_and_sr_losses():
+    sr, _ = _models()
+    losses = sr.train()(_batch())
+    assert set(losses) == {"loss_sem_seg", "loss_exit_seg", "loss_exit_cls", "loss_sr_f", "loss_sr_l"}
+    assert all(torch.isfinite(v) and v.item() > 0 for v in losses.values())
+
+
+def test_eval_output_equals_semantic_segmentor_and_runs_no_exit():
+    sr, plain = _models()
+    sr.eval(), plain.eval()
+    calls = []
+    for module in [*sr.self_regulation.exits.values(), sr.self_regulation.final_image_classifier]:
+        module.register_forward_hook(lambda *args: calls.append(1))
+    batch = _batch()
+    with torch.no_grad():
+        out_sr, out_plain = sr(batch), plain(batch)
+    assert calls == []
+    assert all(torch.equal(a["sem_seg"], b["sem_seg"]) for a, b in zip(out_sr, out_plain))
+
+
+def _grad_sum(loss, module):
+    params = [p for p in module.parameters() if p.requires_grad]
+    grads = torch.autograd.grad(loss, params, allow_unused=True, retain_graph=True)
+    return sum(0.0 if g is None else g.abs().sum().item() for g in grads)
+
+
+def test_gradients_flow_and_stop_where_the_method_says():
+    sr, _ = _models()
+    losses = sr.train()(_batch())
+    assert _grad_sum(losses["loss_exit_seg"], sr.backbone.bottom_up) > 0  # MEA reaches the backbone
+    assert _grad_sum(losses["loss_sr_l"], sr.sem_seg_head) == 0  # the final head teaches SR-L
+    assert _grad_sum(losses["loss_sr_f"], sr.sem_seg_head) > 0  # ... and learns from SR-F
+    assert _grad_sum(losses["loss_sr_f"], sr.self_regulation.exits["res2"]) == 0  # SR-F's teacher
+
+
+def test_image_labels_field_is_used_when_given():
+    sr, _ = _models()
+    sr.train()
+    batch = _batch()
+    torch.manual_seed(1)
+    from_mask = sr(batch)["loss_exit_cls"].item()
+    for x in batch:
+        x["image_labels"] = [5]
+    torch.manual_seed(1)
+    assert sr(batch)["loss_exit_cls"].item() != pytest.approx(from_mask)
+    batch[0]["image_labels"] = [6]
+    with pytest.raises(ValueError, match=r"image_labels \[6\]"):
+        sr(batch)
+
+
+def test_builds_from_a_yacs_config():
+    cfg = get_cfg()
+    add_sr_config(cfg)
+    cfg.MODEL.META_ARCHITECTURE = "SRSemanticSegmentor"
+    cfg.MODEL.DEVICE = "cpu"
+    cfg.MODEL.BACKBONE.NAME = "build_resnet_fpn_backbone"
+    cfg.MODEL.RESNETS.OUT_FEATURES = cfg.MODEL.FPN.IN_FEATURES = ["res2", "res3", "res4", "res5"]
+    cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES = 6
+    cfg.MODEL.SR.SR_F_MODE = "hard"
+    model = build_model(cfg)
+    assert isinstance(model, SRSemanticSegmentor) and isinstance(model, SemanticSegmentor)
+    assert model.self_regulation.in_features == ["res2", "res3", "res4", "res5"]
+    assert model.self_regulation.sr_f_mode == "hard"
+    assert model.self_regulation.exits["res5"].convs[0].weight.shape[1] == 2048  # R-50 default
+    cfg.MODEL.SR.IN_FEATURES = ["res2", "res9"]
+    with pytest.raises(KeyError, match="res9"):
+        build_model(cfg)
