@@ -8,10 +8,12 @@ from detectron2.engine import default_argument_parser
 
 import train_net
 
-CONFIG = os.path.join(os.path.dirname(__file__), "..", "configs", "synthetic", "sem_seg_fpn_R18.py")
+CONFIGS = os.path.join(os.path.dirname(__file__), "..", "configs", "synthetic")
+CONFIG = os.path.join(CONFIGS, "sem_seg_fpn_R18.py")
+SR_CONFIG = os.path.join(CONFIGS, "sr_sem_seg_fpn_R18.py")
 
 
-def _args(tiny, output_dir, *extra, max_iter=4):
+def _args(tiny, output_dir, *extra, max_iter=4, config=CONFIG):
     train_name, val_name = tiny
     opts = [
         f"dataloader.train.dataset.names={train_name}",
@@ -28,7 +30,7 @@ def _args(tiny, output_dir, *extra, max_iter=4):
     ]
     flags = [a for a in extra if a.startswith("--")]
     opts += [a for a in extra if not a.startswith("--")]
-    return default_argument_parser().parse_args(["--config-file", CONFIG, *flags, *opts])
+    return default_argument_parser().parse_args(["--config-file", config, *flags, *opts])
 
 
 def _metrics(output_dir):
@@ -88,3 +90,17 @@ def test_bad_override_fails_before_writing_anything(tiny_synthetic, tmp_path):
     with pytest.raises(KeyError, match="train.max_iters"):
         train_net.main(_args(tiny_synthetic, str(out), "train.max_iters=3"))
     assert not out.exists()
+
+
+def test_sr_training_logs_every_loss_and_its_warmup_survives_resume(tiny_synthetic, tmp_path):
+    out = str(tmp_path)
+    warmup = "model.self_regulation.warmup_iters=3"
+    results = train_net.main(_args(tiny_synthetic, out, warmup, max_iter=3, config=SR_CONFIG))
+    assert 0.0 <= results["sem_seg"]["mIoU"] <= 100.0
+    train_net.main(_args(tiny_synthetic, out, "--resume", warmup, max_iter=5, config=SR_CONFIG))
+    steps = [m for m in _metrics(out) if "total_loss" in m]
+    assert [m["iteration"] for m in steps] == [0, 1, 2, 3, 4]
+    for m in steps:
+        assert {"loss_sem_seg", "loss_exit_seg", "loss_exit_cls", "loss_sr_f", "loss_sr_l"} <= set(m)
+    # Logged values are medians over the run's steps so far; the resumed run starts a new history.
+    assert [m["loss_sr_f"] > 0 and m["loss_sr_l"] > 0 for m in steps] == [False] * 3 + [True] * 2
