@@ -12,7 +12,7 @@ _meta = MetadataCatalog.get(dataloader.train.dataset.names)
 model.sem_seg_head.num_classes = len(_meta.stuff_classes)
 model.sem_seg_head.ignore_value = _meta.ignore_label
 
-train.max_iter = 1000
-train.eval_period = 500
-train.checkpointer.period = 500
+train.max_iter = 800
+train.eval_period = 400
+train.checkpointer.period = 400
 train.output_dir = "output/synthetic/sem_seg_fpn_R18"

@@ -4,6 +4,8 @@ The losses of Self-Regulation, as plain functions on tensors, usable in any mode
 Shapes: N images, C classes, (h, w) the loss resolution. Every SR loss detaches its teacher
 itself, so a caller cannot let the teacher learn from the loss it teaches.
 """
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 
@@ -70,6 +72,8 @@ def sr_f_loss(
     mode: str = "hard",
     tau: float = 1.0,
     min_confidence: float = 0.0,
+    labels: Optional[torch.Tensor] = None,
+    ignore_value: int = -1,
 ) -> torch.Tensor:
     """
     Shallow-to-deep SR: a shallow exit's segmentation logits teach a deeper student.
@@ -81,6 +85,8 @@ def sr_f_loss(
         tau: softmax temperature ("soft" only).
         min_confidence: pixels where the teacher's top probability (at temperature 1) is below
             this are left out; 0 keeps every pixel (void included: SR needs no labels).
+        labels: (N, h, w) int64; when given, only pixels where the teacher's argmax equals the
+            label are kept (void, ``ignore_value``, left out): SR-F never contradicts the labels.
     Returns:
         scalar, mean over the pixels kept (0 if none).
     """
@@ -92,9 +98,14 @@ def sr_f_loss(
         per_pixel = _pixel_kl(student, teacher, tau) * tau**2
     else:
         raise ValueError(f"sr_f_loss: mode must be 'hard' or 'soft', not {mode!r}")
-    if min_confidence <= 0:
+    if min_confidence <= 0 and labels is None:
         return per_pixel.mean()
-    keep = (F.softmax(teacher, dim=1).amax(dim=1) >= min_confidence).float()
+    keep = torch.ones_like(per_pixel, dtype=torch.bool)
+    if min_confidence > 0:
+        keep &= F.softmax(teacher, dim=1).amax(dim=1) >= min_confidence
+    if labels is not None:
+        keep &= (teacher.argmax(dim=1) == labels) & (labels != ignore_value)
+    keep = keep.float()
     return (per_pixel * keep).sum() / keep.sum().clamp(min=1.0)
 
 

@@ -43,6 +43,8 @@ SR_PRESETS = {
         sr_f_mode="soft",
         sr_f_tau=2.0,
         sr_f_min_confidence=0.5,
+        sr_f_correct_only=False,
+        sr_f_final_student=True,
         sr_l_weight=0.5,
         sr_l_mode="pixel",
         sr_l_tau=2.0,
@@ -62,6 +64,8 @@ SR_PRESETS = {
         sr_f_mode="hard",
         sr_f_tau=1.0,
         sr_f_min_confidence=0.0,
+        sr_f_correct_only=False,
+        sr_f_final_student=True,
         sr_l_weight=1.25,
         sr_l_mode="image",
         sr_l_tau=1.0,
@@ -123,6 +127,8 @@ class SelfRegulation(nn.Module):
         sr_f_mode: str,
         sr_f_tau: float,
         sr_f_min_confidence: float,
+        sr_f_correct_only: bool,
+        sr_f_final_student: bool,
         sr_l_weight: float,
         sr_l_mode: str,
         sr_l_tau: float,
@@ -140,6 +146,9 @@ class SelfRegulation(nn.Module):
             exit_seg_weight, exit_cls_weight: MEA weights (segmentation CE of the exits; image-level
                 BCE of the exits and of the final output).
             sr_f_weight, sr_f_mode, sr_f_tau, sr_f_min_confidence: SR-F, see :func:`sr_f_loss`.
+            sr_f_correct_only: SR-F only where the teacher's argmax equals the label.
+            sr_f_final_student: whether the final output S_0 is an SR-F student (the official
+                code) or only the deeper exits are.
             sr_l_weight, sr_l_mode, sr_l_tau: SR-L, see :func:`sr_l_loss`.
             warmup_iters, ramp_iters: SR-F and SR-L weigh 0 before iteration ``warmup_iters``,
                 then rise linearly to full weight over ``ramp_iters`` iterations.
@@ -168,6 +177,7 @@ class SelfRegulation(nn.Module):
         self.exit_cls_weight = exit_cls_weight
         self.sr_f_weight, self.sr_f_mode = sr_f_weight, sr_f_mode
         self.sr_f_tau, self.sr_f_min_confidence = sr_f_tau, sr_f_min_confidence
+        self.sr_f_correct_only, self.sr_f_final_student = sr_f_correct_only, sr_f_final_student
         self.sr_l_weight, self.sr_l_mode, self.sr_l_tau = sr_l_weight, sr_l_mode, sr_l_tau
         self.warmup_iters, self.ramp_iters = warmup_iters, ramp_iters
 
@@ -249,9 +259,12 @@ class SelfRegulation(nn.Module):
         losses["loss_sr_f"] = losses["loss_sr_l"] = zero
         if scale > 0 and self.sr_f_weight > 0:
             teacher = exit_seg[0]
+            students = exit_seg[1:] + ([final_seg] if self.sr_f_final_student else [])
+            gate = labels if self.sr_f_correct_only else None
             losses["loss_sr_f"] = (scale * self.sr_f_weight) * sum(
-                sr_f_loss(s, teacher, self.sr_f_mode, self.sr_f_tau, self.sr_f_min_confidence)
-                for s in exit_seg[1:] + [final_seg]
+                sr_f_loss(s, teacher, self.sr_f_mode, self.sr_f_tau, self.sr_f_min_confidence,
+                          gate, self.ignore_value)
+                for s in students
             )
         if scale > 0 and self.sr_l_weight > 0:
             if self.sr_l_mode == "image":

@@ -37,3 +37,9 @@ def test_label_out_of_range_names_file_and_values(tmp_path, is_train):
 def test_size_mismatch_names_both_files(tmp_path):
     with pytest.raises(ValueError, match=r"gt\.png.*2x2.*im\.png.*3x2"):
         _mapper()(_pair(tmp_path, np.zeros((2, 2)), image_size=(2, 3)))
+
+
+def test_image_labels_field_passes_through_to_the_model(tmp_path):
+    d = _pair(tmp_path, np.zeros((2, 2)))
+    d["image_labels"] = [0, 2]
+    assert _mapper()(d)["image_labels"] == [0, 2]

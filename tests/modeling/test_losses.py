@@ -119,3 +119,13 @@ def test_bad_mode_and_shape_are_named():
         sr_f_loss(_logits(STUDENT), _logits(TEACHER), mode="medium")
     with pytest.raises(ValueError, match=r"\(1, 2, 2, 2\).*\(1, 2, 1, 2\)"):
         sr_l_loss(_logits(STUDENT), _logits(TEACHER)[..., :1, :], mode="pixel")
+
+
+def test_sr_f_with_labels_keeps_only_pixels_the_teacher_gets_right():
+    # Teacher argmax 0, 1, 0, 1; labels 0, 0, void, 1 -> pixels 0 and 3 are kept.
+    labels = torch.tensor([[[0, 0], [IGNORE, 1]]])
+    tau = 2.0
+    expected = (_kl(STUDENT[0], TEACHER[0], tau) + _kl(STUDENT[3], TEACHER[3], tau)) / 2 * tau**2
+    got = sr_f_loss(_logits(STUDENT), _logits(TEACHER), mode="soft", tau=tau, labels=labels,
+                    ignore_value=IGNORE)
+    assert got.item() == pytest.approx(expected, rel=1e-5)

@@ -105,3 +105,11 @@ def test_official_preset_builds_full_resolution_exits():
     features, final_logits, targets = _inputs()
     assert set(sr(features, final_logits, targets, iteration=0)) == {
         "loss_exit_seg", "loss_exit_cls", "loss_sr_f", "loss_sr_l"}
+
+
+def test_final_output_can_be_left_out_of_sr_f_students():
+    sr = _sr(sr_f_final_student=False)
+    features, final_logits, targets = _inputs()
+    losses = sr(features, final_logits, targets, iteration=0)
+    assert _grads(losses["loss_sr_f"], [final_logits])[0] == 0
+    assert sum(_grads(losses["loss_sr_f"], list(sr.exits["res3"].predictor.parameters()))) > 0
