@@ -27,51 +27,28 @@ from .losses import image_cls_loss, image_labels_from_mask, sem_seg_ce_loss, sr_
 
 __all__ = ["SR_PRESETS", "SelfRegulation", "exit_feature_shapes", "run_backbone"]
 
-# Settings of SelfRegulation besides the feature shapes and label ids. Weights are relative to the
-# model's own head loss (weight 1.0 in detectron2); the official code weighs its final CE 0.8, so
-# its weights (0.8 seg, 0.2 cls, 1.0 SR-L, 1.0 SR-F) appear here divided by 0.8, same ratios.
+# Settings of SelfRegulation besides the feature shapes, label ids and the warm-up (which depends
+# on the schedule: see ``warmup_iters``). Weights are relative to the model's own head loss (weight
+# 1.0 in detectron2); the official code weighs its final CE 0.8, so its weights (0.8 seg, 0.2 cls,
+# 1.0 SR-L, 1.0 SR-F) appear here divided by 0.8: the same ratios.
+_OFFICIAL_LOSSES = dict(
+    exit_seg_weight=1.0,
+    exit_cls_weight=0.25,
+    sr_f_weight=1.25,
+    sr_f_mode="hard",
+    sr_f_tau=1.0,
+    sr_f_min_confidence=0.0,
+    sr_f_correct_only=False,
+    sr_l_weight=1.25,
+    sr_l_mode="image",
+    sr_l_tau=1.0,
+)
 SR_PRESETS = {
-    # sr-d2's defaults: chosen by measurement, see README ("Choosing the defaults").
-    "sr-d2": dict(
-        conv_dims=64,
-        conv_kernels=(1, 3),
-        norm="BN",
-        loss_stride=4,
-        exit_seg_weight=1.0,
-        exit_cls_weight=0.25,
-        sr_f_weight=0.5,
-        sr_f_mode="soft",
-        sr_f_tau=2.0,
-        sr_f_min_confidence=0.5,
-        sr_f_correct_only=False,
-        sr_f_final_student=True,
-        sr_l_weight=0.5,
-        sr_l_mode="pixel",
-        sr_l_tau=2.0,
-        warmup_iters=0,
-        ramp_iters=0,
-    ),
-    # The official code (DeepLab-v2 demo): full-resolution losses, hard SR-F, image-level SR-L.
-    # It switches SR on after 10k of its iterations: set warmup_iters for your schedule.
-    "official": dict(
-        conv_dims=256,
-        conv_kernels=(3, 3),
-        norm="BN",
-        loss_stride=1,
-        exit_seg_weight=1.0,
-        exit_cls_weight=0.25,
-        sr_f_weight=1.25,
-        sr_f_mode="hard",
-        sr_f_tau=1.0,
-        sr_f_min_confidence=0.0,
-        sr_f_correct_only=False,
-        sr_f_final_student=True,
-        sr_l_weight=1.25,
-        sr_l_mode="image",
-        sr_l_tau=1.0,
-        warmup_iters=0,
-        ramp_iters=0,
-    ),
+    # sr-d2's defaults: the official losses on cheaper exits, losses at stride 4 (README,
+    # "Choosing the defaults").
+    "sr-d2": dict(conv_dims=64, conv_kernels=(1, 3), norm="BN", loss_stride=4, **_OFFICIAL_LOSSES),
+    # The official code (DeepLab-v2 demo): its exits, full-resolution losses.
+    "official": dict(conv_dims=256, conv_kernels=(3, 3), norm="BN", loss_stride=1, **_OFFICIAL_LOSSES),
 }
 
 
@@ -128,7 +105,6 @@ class SelfRegulation(nn.Module):
         sr_f_tau: float,
         sr_f_min_confidence: float,
         sr_f_correct_only: bool,
-        sr_f_final_student: bool,
         sr_l_weight: float,
         sr_l_mode: str,
         sr_l_tau: float,
@@ -147,11 +123,11 @@ class SelfRegulation(nn.Module):
                 BCE of the exits and of the final output).
             sr_f_weight, sr_f_mode, sr_f_tau, sr_f_min_confidence: SR-F, see :func:`sr_f_loss`.
             sr_f_correct_only: SR-F only where the teacher's argmax equals the label.
-            sr_f_final_student: whether the final output S_0 is an SR-F student (the official
-                code) or only the deeper exits are.
             sr_l_weight, sr_l_mode, sr_l_tau: SR-L, see :func:`sr_l_loss`.
             warmup_iters, ramp_iters: SR-F and SR-L weigh 0 before iteration ``warmup_iters``,
-                then rise linearly to full weight over ``ramp_iters`` iterations.
+                then rise linearly to full weight over ``ramp_iters`` iterations. Teachers must
+                have learned first: switched on at iteration 0, SR suppresses the rare classes
+                (README); sr-d2's configs use a quarter of the schedule.
         """
         super().__init__()
         if sr_f_mode not in ("hard", "soft") or sr_l_mode not in ("image", "pixel"):
@@ -177,7 +153,7 @@ class SelfRegulation(nn.Module):
         self.exit_cls_weight = exit_cls_weight
         self.sr_f_weight, self.sr_f_mode = sr_f_weight, sr_f_mode
         self.sr_f_tau, self.sr_f_min_confidence = sr_f_tau, sr_f_min_confidence
-        self.sr_f_correct_only, self.sr_f_final_student = sr_f_correct_only, sr_f_final_student
+        self.sr_f_correct_only = sr_f_correct_only
         self.sr_l_weight, self.sr_l_mode, self.sr_l_tau = sr_l_weight, sr_l_mode, sr_l_tau
         self.warmup_iters, self.ramp_iters = warmup_iters, ramp_iters
 
@@ -188,6 +164,8 @@ class SelfRegulation(nn.Module):
             "input_shape": input_shape,
             "num_classes": cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES,
             "ignore_value": cfg.MODEL.SEM_SEG_HEAD.IGNORE_VALUE,
+            "warmup_iters": sr.WARMUP_ITERS if sr.WARMUP_ITERS >= 0 else cfg.SOLVER.MAX_ITER // 4,
+            "ramp_iters": sr.RAMP_ITERS,
             **{key: sr[key.upper()] for key in SR_PRESETS["sr-d2"]},
         }
 
@@ -259,7 +237,7 @@ class SelfRegulation(nn.Module):
         losses["loss_sr_f"] = losses["loss_sr_l"] = zero
         if scale > 0 and self.sr_f_weight > 0:
             teacher = exit_seg[0]
-            students = exit_seg[1:] + ([final_seg] if self.sr_f_final_student else [])
+            students = exit_seg[1:] + [final_seg]
             gate = labels if self.sr_f_correct_only else None
             losses["loss_sr_f"] = (scale * self.sr_f_weight) * sum(
                 sr_f_loss(s, teacher, self.sr_f_mode, self.sr_f_tau, self.sr_f_min_confidence,

@@ -13,4 +13,6 @@ self_regulation = L(SelfRegulation)(
     num_classes="${..sem_seg_head.num_classes}",
     ignore_value="${..sem_seg_head.ignore_value}",
     **SR_PRESETS["sr-d2"],
+    warmup_iters="???",  # depends on the schedule: set by each SR config
+    ramp_iters=0,
 )
