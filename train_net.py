@@ -29,7 +29,7 @@ from detectron2.utils.logger import setup_logger
 
 import sr_d2  # noqa: F401  (registers sr-d2's datasets and models)
 from sr_d2.config import load_lazy_config
-from sr_d2.evaluation import sem_seg_table
+from sr_d2.evaluation import failure_table, sem_seg_table
 
 logger = logging.getLogger("sr_d2")
 
@@ -44,6 +44,9 @@ def do_test(cfg, model) -> dict:
         if "sem_seg" in results:
             table = sem_seg_table(results["sem_seg"])
             logger.info("Semantic segmentation on %s:\n%s", cfg.dataloader.test.dataset.names, table)
+            if "BF" in results["sem_seg"]:
+                logger.info("Failure modes (recall: share of segments found, by size; BF: boundary "
+                            "F-score):\n%s", failure_table(results["sem_seg"]))
     return results
 
 

@@ -1,1 +1,9 @@
-from .tables import sem_seg_table
+from .sem_seg_evaluation import (
+    SIZE_BINS,
+    SRSemSegEvaluator,
+    failure_masks,
+    failure_metrics,
+    failure_stats,
+    gt_segments,
+)
+from .tables import failure_table, sem_seg_table

@@ -8,9 +8,8 @@ from detectron2.data import (
     build_detection_train_loader,
     get_detection_dataset_dicts,
 )
-from detectron2.evaluation import SemSegEvaluator
-
 from sr_d2.data import SemSegDatasetMapper
+from sr_d2.evaluation import SRSemSegEvaluator
 
 dataloader = OmegaConf.create()
 
@@ -39,4 +38,7 @@ dataloader.test = L(build_detection_test_loader)(
     num_workers=2,
 )
 
-dataloader.evaluator = L(SemSegEvaluator)(dataset_name="${..test.dataset.names}")
+# detectron2's SemSegEvaluator, plus segment recall by size, boundary F and part-mislabel rate.
+dataloader.evaluator = L(SRSemSegEvaluator)(
+    dataset_name="${..test.dataset.names}", area_thresholds=(0.005, 0.05), boundary_tolerance=2
+)

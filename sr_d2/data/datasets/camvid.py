@@ -3,7 +3,7 @@ import os
 
 from .sem_seg_folder import register_sem_seg_folder
 
-__all__ = ["CAMVID_CLASSES", "register_camvid"]
+__all__ = ["CAMVID_CLASSES", "CAMVID_THIN_CLASSES", "register_camvid"]
 
 CAMVID_CLASSES = (
     "Sky", "Building", "Pole", "Road", "Sidewalk", "Tree",
@@ -14,6 +14,7 @@ CAMVID_COLORS = (
     (192, 128, 128), (64, 64, 128), (64, 0, 128), (64, 64, 0), (0, 128, 192),
 )  # fmt: skip
 CAMVID_VOID = 11
+CAMVID_THIN_CLASSES = ("Pole", "SignSymbol", "Fence", "Pedestrian", "Bicyclist")
 
 
 def register_camvid(root: str, splits=("train", "val")) -> None:
@@ -26,4 +27,5 @@ def register_camvid(root: str, splits=("train", "val")) -> None:
             CAMVID_CLASSES,
             colors=CAMVID_COLORS,
             ignore_label=CAMVID_VOID,
+            thin_classes=CAMVID_THIN_CLASSES,
         )

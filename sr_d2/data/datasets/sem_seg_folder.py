@@ -37,8 +37,12 @@ def set_sem_seg_metadata(
     gt_dir: str,
     colors: Optional[Sequence[Tuple[int, int, int]]] = None,
     ignore_label: int = 255,
+    thin_classes: Sequence[str] = (),
 ) -> None:
-    """Set the metadata that ``SemSegEvaluator`` and ``Visualizer`` read for dataset ``name``."""
+    """
+    Set the metadata that ``SemSegEvaluator`` and ``Visualizer`` read for dataset ``name``, and
+    ``thin_classes`` (names of thin or small classes) that ``SRSemSegEvaluator`` averages apart.
+    """
     if colors is None:
         colors = [tuple(int(v) for v in c) for c in colormap(rgb=True)[: len(classes)]]
     if len(colors) != len(classes):
@@ -47,6 +51,9 @@ def set_sem_seg_metadata(
         raise ValueError(
             f"dataset {name!r}: ignore_label={ignore_label} is the id of class {classes[ignore_label]!r}"
         )
+    unknown = sorted(set(thin_classes) - set(classes))
+    if unknown:
+        raise ValueError(f"dataset {name!r}: thin classes {unknown} are not among its classes")
     MetadataCatalog.get(name).set(
         stuff_classes=list(classes),
         stuff_colors=[list(c) for c in colors],
@@ -54,6 +61,7 @@ def set_sem_seg_metadata(
         evaluator_type="sem_seg",
         image_root=image_dir,
         sem_seg_root=gt_dir,
+        thin_classes=list(thin_classes),
     )
 
 
@@ -67,13 +75,16 @@ def register_sem_seg_folder(
     ignore_label: int = 255,
     image_ext: str = ".png",
     gt_ext: str = ".png",
+    thin_classes: Sequence[str] = (),
 ) -> None:
     """
     Register dataset ``name``: images in ``image_dir``, label maps (one class id per pixel, 8-bit)
     of the same file stem in ``gt_dir``, ``classes[i]`` the name of id ``i``, ``ignore_label`` void.
-    The folders are read when the dataset is first loaded, so they may be created later.
+    ``thin_classes`` name the thin or small classes. The folders are read when the dataset is
+    first loaded, so they may be created later.
     """
     DatasetCatalog.register(name, lambda: load_sem_seg_folder(image_dir, gt_dir, image_ext, gt_ext))
     set_sem_seg_metadata(
-        name, classes, image_dir=image_dir, gt_dir=gt_dir, colors=colors, ignore_label=ignore_label
+        name, classes, image_dir=image_dir, gt_dir=gt_dir, colors=colors, ignore_label=ignore_label,
+        thin_classes=thin_classes,
     )

@@ -160,4 +160,5 @@ def register_synthetic(
         gt_dir=os.path.join(out, "label"),
         colors=SYNTHETIC_COLORS,
         ignore_label=IGNORE_LABEL,
+        thin_classes=("pole", "sign"),
     )
