@@ -1,9 +1,11 @@
 from typing import Dict, List
 
 import torch
+from torch.nn import functional as F
 
 from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY, SemanticSegmentor
+from detectron2.modeling.postprocessing import sem_seg_postprocess
 from detectron2.structures import ImageList
 
 from ..losses import image_labels_from_mask
@@ -75,3 +77,27 @@ class SRSemanticSegmentor(SemanticSegmentor):
         image_labels = image_labels_of(batched_inputs, targets, sr.num_classes, sr.ignore_value)
         losses.update(sr(all_features, logits, targets, image_labels))
         return losses
+
+    def exit_inference(self, batched_inputs: List[dict]) -> List[Dict[str, torch.Tensor]]:
+        """
+        For analysis, not used in training or evaluation: the final logits and each exit's, as
+        (C, height, width) per image, under keys "sem_seg" and the exits' feature names.
+        """
+        images = [(x["image"].to(self.device) - self.pixel_mean) / self.pixel_std for x in batched_inputs]
+        images = ImageList.from_tensors(images, self.backbone.size_divisibility)
+        features, all_features = run_backbone(self.backbone, images.tensor)
+        logits = {"sem_seg": self.sem_seg_head.layers(features)}
+        for name in self.self_regulation.in_features:
+            logits[name] = self.self_regulation.exits[name](all_features[name])[0]
+        padded = tuple(images.tensor.shape[-2:])
+        results = []
+        for n, (x, size) in enumerate(zip(batched_inputs, images.image_sizes)):
+            height, width = x.get("height", size[0]), x.get("width", size[1])
+            results.append({
+                name: sem_seg_postprocess(
+                    F.interpolate(v[n : n + 1], size=padded, mode="bilinear", align_corners=False)[0],
+                    size, height, width,
+                )
+                for name, v in logits.items()
+            })
+        return results

@@ -99,3 +99,15 @@ def test_builds_from_a_yacs_config():
     cfg.MODEL.SR.IN_FEATURES = ["res2", "res9"]
     with pytest.raises(KeyError, match="res9"):
         build_model(cfg)
+
+
+def test_exit_inference_gives_the_model_output_and_every_exit_at_image_size():
+    sr, _ = _models()
+    sr.eval()
+    batch = _batch(h=50, w=70)  # padded to 64x96 inside: predictions are cropped back
+    with torch.no_grad():
+        expected, got = sr(batch), sr.exit_inference(batch)
+    for e, g in zip(expected, got):
+        assert set(g) == {"sem_seg", "res2", "res3", "res4", "res5"}
+        assert torch.allclose(g["sem_seg"], e["sem_seg"], atol=1e-5)
+        assert all(v.shape == (6, 50, 70) for v in g.values())

@@ -1,0 +1,154 @@
+"""
+A PNG grid, one row per chosen image of a config's test set: input, ground truth, then for each
+model its prediction, its error map and (SR models) each exit's prediction. Two models side by
+side: ``--compare`` a second config and checkpoint (e.g. the baseline next to SR).
+
+    python -m sr_d2.tools.visualize --config-file configs/synthetic/sr_sem_seg_fpn_R18.py \\
+        --checkpoint output/synthetic/sr_sem_seg_fpn_R18/model_final.pth \\
+        --compare configs/synthetic/sem_seg_fpn_R18.py output/synthetic/sem_seg_fpn_R18/model_final.pth \\
+        --names SR baseline --indices 0 1 2 --output grid.png
+
+Error map, on the dimmed input: red, small and medium ground-truth segments missed (less than
+half predicted as their class: Failure 1); yellow, pixels of large segments given another class
+(Failure 2); blue, any other wrong pixel. Segment sizes: the config's evaluator ``area_thresholds``.
+"""
+import argparse
+import os
+import sys
+from typing import List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image
+
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.config import instantiate
+from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.utils.visualizer import Visualizer
+
+from sr_d2.config import load_lazy_config
+from sr_d2.evaluation import failure_masks
+from sr_d2.modeling import SRSemanticSegmentor
+
+__all__ = ["error_map", "load_model", "visualize"]
+
+_DEFAULT_AREA_THRESHOLDS = (0.005, 0.05)
+_MISSED, _MISLABELED, _WRONG = (1.0, 0.1, 0.1), (1.0, 0.85, 0.0), (0.2, 0.4, 1.0)
+
+
+def load_model(config_file: str, checkpoint: str, overrides: Sequence[str] = ()):
+    """(config, model in eval mode on CPU with ``checkpoint``'s weights)."""
+    if not os.path.isfile(checkpoint):
+        raise FileNotFoundError(f"checkpoint {checkpoint!r} does not exist")
+    cfg = load_lazy_config(config_file, overrides)
+    model = instantiate(cfg.model).eval()
+    DetectionCheckpointer(model).load(checkpoint)
+    return cfg, model
+
+
+def error_map(image: np.ndarray, pred: np.ndarray, gt: np.ndarray, metadata,
+              area_thresholds: Sequence[float]) -> np.ndarray:
+    """(H, W, 3) uint8 error map of ``pred`` against ``gt`` drawn on the dimmed RGB ``image``."""
+    missed, mislabeled = failure_masks(pred, gt, num_classes=len(metadata.stuff_classes),
+                                       area_thresholds=area_thresholds)
+    wrong = (pred != gt) & (gt != metadata.ignore_label) & ~missed & ~mislabeled
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    vis = Visualizer(np.repeat(gray[..., None] // 2, 3, axis=2), metadata)
+    for mask, color in ((wrong, _WRONG), (mislabeled, _MISLABELED), (missed, _MISSED)):
+        if mask.any():
+            vis.draw_binary_mask(mask.astype(np.uint8), color=color, alpha=0.9, area_threshold=0)
+    return vis.get_output().get_image()
+
+
+def _panels(model, cfg, inputs: dict, image: np.ndarray, gt: np.ndarray, metadata, tag: str):
+    """Titled panels of one model on one image: prediction, error map, exits (SR models)."""
+    with torch.no_grad():
+        if isinstance(model, SRSemanticSegmentor):
+            logits = model.exit_inference([inputs])[0]
+        else:
+            logits = {"sem_seg": model([inputs])[0]["sem_seg"]}
+    preds = {k: v.argmax(0).numpy() for k, v in logits.items()}
+    final = preds.pop("sem_seg")
+    thresholds = cfg.dataloader.evaluator.get("area_thresholds", _DEFAULT_AREA_THRESHOLDS)
+    out = [(f"{tag}: prediction", _draw(image, final, metadata)),
+           (f"{tag}: errors", error_map(image, final, gt, metadata, thresholds))]
+    out += [(f"{tag}: exit {name}", _draw(image, p, metadata)) for name, p in preds.items()]
+    return out
+
+
+def _draw(image: np.ndarray, labels: np.ndarray, metadata) -> np.ndarray:
+    return Visualizer(image, metadata).draw_sem_seg(labels, area_threshold=0, alpha=0.7).get_image()
+
+
+def _titled(panel: np.ndarray, title: str, scale: int) -> np.ndarray:
+    panel = cv2.resize(panel, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+    strip = np.full((22, panel.shape[1], 3), 255, np.uint8)
+    cv2.putText(strip, title, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.concatenate([strip, panel], axis=0)
+
+
+def visualize(
+    models: List[Tuple[str, object, object]],
+    indices: Sequence[int],
+    output: str,
+    scale: int = 1,
+) -> Tuple[int, int]:
+    """
+    Write the grid of ``models`` ((tag, config, model), the first config's test set) on the test
+    images ``indices`` to ``output``; returns its (height, width).
+    """
+    cfg = models[0][1]
+    name = cfg.dataloader.test.dataset.names
+    dicts = DatasetCatalog.get(name)
+    bad = [i for i in indices if not 0 <= i < len(dicts)]
+    if bad:
+        raise IndexError(f"image indices {bad} are outside {name!r}, which has {len(dicts)} images")
+    metadata = MetadataCatalog.get(name)
+    mapper = instantiate(cfg.dataloader.test.mapper)
+    rows = []
+    for i in indices:
+        inputs = mapper(dict(dicts[i]))
+        image = np.asarray(Image.open(dicts[i]["file_name"]).convert("RGB"))
+        gt = np.asarray(Image.open(dicts[i]["sem_seg_file_name"]), dtype=np.int64)
+        panels = [("input", image), ("ground truth", _draw(image, gt, metadata))]
+        for tag, model_cfg, model in models:
+            panels += _panels(model, model_cfg, inputs, image, gt, metadata, tag)
+        rows.append(np.concatenate([_titled(p, f"image {i}" if t == "input" else t, scale)
+                                    for t, p in panels], axis=1))
+    grid = np.concatenate(rows, axis=0)
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    tmp = output + ".tmp.png"
+    Image.fromarray(grid).save(tmp)
+    os.replace(tmp, output)
+    return grid.shape[:2]
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config-file", required=True, help="LazyConfig of the model (its test set is used)")
+    parser.add_argument("--checkpoint", required=True, help="its weights (model_final.pth)")
+    parser.add_argument("--compare", nargs=2, metavar=("CONFIG", "CHECKPOINT"),
+                        help="a second model, drawn next to the first")
+    parser.add_argument("--names", nargs="+", help="titles of the models (default: config names)")
+    parser.add_argument("--indices", type=int, nargs="+", default=[0, 1, 2], help="test images")
+    parser.add_argument("--scale", type=int, default=1, help="enlarge each panel this many times")
+    parser.add_argument("--output", required=True, help="PNG to write")
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="key=value overrides of --config-file")
+    args = parser.parse_args(argv)
+    try:
+        specs = [(args.config_file, args.checkpoint, args.opts)]
+        if args.compare:
+            specs.append((*args.compare, ()))
+        names = args.names or [os.path.splitext(os.path.basename(c))[0] for c, _, _ in specs]
+        if len(names) != len(specs):
+            raise ValueError(f"--names gives {len(names)} names for {len(specs)} models")
+        models = [(n, *load_model(*spec)) for n, spec in zip(names, specs)]
+        height, width = visualize(models, args.indices, args.output, args.scale)
+    except (OSError, ValueError, KeyError, IndexError) as e:
+        sys.exit(f"visualize: {e}")
+    print(f"wrote {args.output} ({width}x{height})")
+
+
+if __name__ == "__main__":
+    main()

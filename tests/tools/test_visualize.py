@@ -1,0 +1,53 @@
+import os
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.config import instantiate
+
+from sr_d2.config import load_lazy_config
+from sr_d2.tools.visualize import main
+
+CONFIGS = os.path.join(os.path.dirname(__file__), "..", "..", "configs", "synthetic")
+
+
+def _checkpoint(config, out, overrides):
+    torch.manual_seed(0)
+    model = instantiate(load_lazy_config(config, overrides).model)
+    DetectionCheckpointer(model, str(out)).save("model_final")
+    return str(out / "model_final.pth")
+
+
+def test_grid_of_two_models_has_a_panel_per_output(tiny_synthetic, tmp_path):
+    _, val = tiny_synthetic
+    data = [f"dataloader.test.dataset.names={val}"]
+    sr_config = os.path.join(CONFIGS, "sr_sem_seg_fpn_R18.py")
+    base_config = os.path.join(CONFIGS, "sem_seg_fpn_R18.py")
+    (tmp_path / "sr").mkdir(), (tmp_path / "base").mkdir()
+    sr = _checkpoint(sr_config, tmp_path / "sr", data + ["model.self_regulation.warmup_iters=0"])
+    base = _checkpoint(base_config, tmp_path / "base", data)
+    out = tmp_path / "grid" / "grid.png"
+    main(["--config-file", sr_config, "--checkpoint", sr, "--compare", base_config, base,
+          "--indices", "0", "3", "--output", str(out), *data, "model.self_regulation.warmup_iters=0"])
+    grid = np.asarray(Image.open(out))
+    # columns: input, truth, SR prediction, errors, 4 exits, baseline prediction, errors; 64x64
+    # panels under a 22-px title strip
+    assert grid.shape == (2 * (64 + 22), 10 * 64, 3)
+    assert grid.std() > 0
+
+
+def test_bad_index_or_checkpoint_is_named(tiny_synthetic, tmp_path):
+    _, val = tiny_synthetic
+    config = os.path.join(CONFIGS, "sem_seg_fpn_R18.py")
+    data = [f"dataloader.test.dataset.names={val}"]
+    with pytest.raises(SystemExit, match="nope.pth"):
+        main(["--config-file", config, "--checkpoint", str(tmp_path / "nope.pth"),
+              "--output", str(tmp_path / "g.png"), *data])
+    ckpt = _checkpoint(config, tmp_path, data)
+    with pytest.raises(SystemExit, match=r"\[9\].*4 images"):
+        main(["--config-file", config, "--checkpoint", ckpt, "--indices", "9",
+              "--output", str(tmp_path / "g.png"), *data])
+    assert not (tmp_path / "g.png").exists()
