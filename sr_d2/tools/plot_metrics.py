@@ -1,0 +1,117 @@
+"""
+Training curves from detectron2's ``metrics.json``: one panel per loss term (the head's, the
+exits', SR-F, SR-L, total) and per validation metric, the runs overlaid.
+
+    python -m sr_d2.tools.plot_metrics output/synthetic/sem_seg_fpn_R18 output/synthetic/sr_sem_seg_fpn_R18 \\
+        --names baseline SR --output curves.png
+"""
+import argparse
+import json
+import math
+import os
+import sys
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+__all__ = ["DEFAULT_METRICS", "plot_metrics", "read_metrics"]
+
+DEFAULT_METRICS = (
+    "sem_seg/mIoU", "sem_seg/mIoU-thin", "sem_seg/recall-small", "sem_seg/BF", "sem_seg/mislabel-large",
+)  # fmt: skip
+
+HEAD_LOSS = "loss_sem_seg"
+
+Series = Dict[str, List[Tuple[int, float]]]
+
+
+def read_metrics(run: str) -> Series:
+    """
+    ``run``'s metrics.json (``run`` is the file or its folder) as {key: [(iteration, value)]},
+    sorted by iteration; a key logged twice at one iteration (a resumed run) keeps the last value.
+    """
+    path = os.path.join(run, "metrics.json") if os.path.isdir(run) else run
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path!r} does not exist (detectron2 writes metrics.json in train.output_dir)")
+    values: Dict[str, Dict[int, float]] = {}
+    with open(path) as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                iteration = int(record["iteration"])
+            except (ValueError, KeyError, TypeError) as e:
+                raise ValueError(f"{path}:{number} is not a detectron2 metrics record: {e}") from None
+            for key, value in record.items():
+                if key != "iteration" and isinstance(value, (int, float)):
+                    values.setdefault(key, {})[iteration] = float(value)
+    if not values:
+        raise ValueError(f"{path!r} holds no metrics")
+    return {k: sorted(v.items()) for k, v in values.items()}
+
+
+def plot_metrics(
+    runs: Sequence[str], names: Sequence[str], output: str, metrics: Sequence[str] = DEFAULT_METRICS
+) -> List[str]:
+    """
+    Write the curves of ``runs`` (labelled ``names``) to the PNG ``output``: every loss term any
+    run logged, then each of ``metrics`` that some run logged. Returns the panels' keys. A run
+    that logged only "total_loss" (one loss term) is drawn in the "loss_sem_seg" panel too.
+    """
+    if len(names) != len(runs):
+        raise ValueError(f"{len(names)} names for {len(runs)} runs")
+    series = [read_metrics(r) for r in runs]
+    for s in series:
+        # detectron2 logs a single loss term only as total_loss: that of a plain SemanticSegmentor.
+        if "total_loss" in s and not any(k.startswith("loss_") for k in s):
+            s[HEAD_LOSS] = s["total_loss"]
+    losses = sorted({k for s in series for k in s if k.startswith("loss_")})
+    keys = ["total_loss"] * any("total_loss" in s for s in series) + losses
+    keys += [m for m in metrics if any(m in s for s in series)]
+    if not keys:
+        raise ValueError(f"none of {list(runs)} logged losses or any of {list(metrics)}")
+    cols = min(4, len(keys))
+    rows = math.ceil(len(keys) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
+    for ax, key in zip(axes.flat, keys):
+        for name, s in zip(names, series):
+            if key in s:
+                x, y = zip(*s[key])
+                ax.plot(x, y, marker="o" if len(x) < 10 else None, label=name)
+        ax.set_title(key)
+        ax.set_xlabel("iteration")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    for ax in axes.flat[len(keys) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    tmp = output + ".tmp.png"
+    fig.savefig(tmp, dpi=80)
+    plt.close(fig)
+    os.replace(tmp, output)
+    return keys
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", help="train.output_dir of each run (or its metrics.json)")
+    parser.add_argument("--names", nargs="+", help="legend of each run (default: folder names)")
+    parser.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS),
+                        help="validation metrics to plot (keys of metrics.json)")
+    parser.add_argument("--output", required=True, help="PNG to write")
+    args = parser.parse_args(argv)
+    names = args.names or [os.path.basename(os.path.normpath(r)) for r in args.runs]
+    try:
+        keys = plot_metrics(args.runs, names, args.output, args.metrics)
+    except (OSError, ValueError) as e:
+        sys.exit(f"plot_metrics: {e}")
+    print(f"wrote {args.output}: {', '.join(keys)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sr_d2.tools.plot_metrics import main, plot_metrics, read_metrics
+
+
+def _write(path, records):
+    path.mkdir()
+    (path / "metrics.json").write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    return str(path)
+
+
+def test_reads_series_and_keeps_the_last_value_of_a_resumed_iteration(tmp_path):
+    run = _write(tmp_path / "run", [
+        {"iteration": 19, "total_loss": 3.0, "lr": 0.1},
+        {"iteration": 39, "total_loss": 2.0},
+        {"iteration": 39, "total_loss": 1.5, "sem_seg/mIoU": 40.0},  # after --resume
+    ])
+    s = read_metrics(run)
+    assert s["total_loss"] == [(19, 3.0), (39, 1.5)] and s["sem_seg/mIoU"] == [(39, 40.0)]
+
+
+def test_plots_every_loss_term_and_the_logged_metrics(tmp_path):
+    base = _write(tmp_path / "base", [{"iteration": i, "total_loss": 1.0 / i, "sem_seg/mIoU": i}
+                                      for i in (10, 20)])
+    sr = _write(tmp_path / "sr", [{"iteration": i, "total_loss": 2.0 / i, "loss_sem_seg": 1.0 / i,
+                                   "loss_sr_f": 0.5, "sem_seg/mIoU": i + 1, "sem_seg/BF": 50.0}
+                                  for i in (10, 20)])
+    out = tmp_path / "plots" / "curves.png"
+    keys = plot_metrics([base, sr], ["baseline", "SR"], str(out))
+    assert keys == ["total_loss", "loss_sem_seg", "loss_sr_f", "sem_seg/mIoU", "sem_seg/BF"]
+    image = np.asarray(Image.open(out))
+    assert image.shape == (2 * 3 * 80, 4 * 4 * 80, 4)  # 2 rows of 4 panels, 4x3 inches at 80 dpi
+
+
+def test_missing_or_malformed_metrics_are_named(tmp_path):
+    with pytest.raises(SystemExit, match="nope"):
+        main([str(tmp_path / "nope"), "--output", str(tmp_path / "c.png")])
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "metrics.json").write_text('{"iteration": 1, "total_loss": 1}\nnot json\n')
+    with pytest.raises(SystemExit, match="metrics.json:2"):
+        main([str(bad), "--output", str(tmp_path / "c.png")])
+    assert not (tmp_path / "c.png").exists()
