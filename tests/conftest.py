@@ -33,3 +33,19 @@ def tiny_synthetic():
         register_synthetic(TINY_TRAIN, _cache, num_images=6, height=64, width=64, seed=0)
         register_synthetic(TINY_VAL, _cache, num_images=4, height=64, width=64, seed=1)
     return TINY_TRAIN, TINY_VAL
+
+
+TINY_PANOPTIC_TRAIN, TINY_PANOPTIC_VAL = "test_tiny_panoptic_train", "test_tiny_panoptic_val"
+
+
+@pytest.fixture(scope="session")
+def tiny_panoptic():
+    """Small registered synthetic panoptic sets (train: 4 images, val: 3, 64x80): "_separated" names."""
+    from detectron2.data import DatasetCatalog
+
+    from sr_d2.data.datasets import register_synthetic_panoptic
+
+    if TINY_PANOPTIC_TRAIN + "_separated" not in DatasetCatalog.list():
+        register_synthetic_panoptic(TINY_PANOPTIC_TRAIN, _cache, num_images=4, height=64, width=80, seed=0)
+        register_synthetic_panoptic(TINY_PANOPTIC_VAL, _cache, num_images=3, height=64, width=80, seed=1)
+    return TINY_PANOPTIC_TRAIN + "_separated", TINY_PANOPTIC_VAL + "_separated"

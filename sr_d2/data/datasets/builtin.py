@@ -3,11 +3,17 @@ import os
 
 from .camvid import register_camvid
 from .synthetic import register_synthetic
+from .synthetic_panoptic import register_synthetic_panoptic
 
 # The embedded default set: image size and counts sized for a CPU training run of minutes.
 SYNTHETIC_SPLITS = {
     "synthetic_sem_seg_train": dict(num_images=300, height=128, width=160, seed=0),
     "synthetic_sem_seg_val": dict(num_images=60, height=128, width=160, seed=1),
+}
+# The same scenes in COCO-panoptic format: "<name>_separated" for Panoptic-FPN.
+SYNTHETIC_PANOPTIC_SPLITS = {
+    "synthetic_panoptic_train": dict(num_images=300, height=128, width=160, seed=0),
+    "synthetic_panoptic_val": dict(num_images=60, height=128, width=160, seed=1),
 }
 
 
@@ -19,6 +25,8 @@ def cache_root() -> str:
 def register_all(datasets_root: str, cache: str) -> None:
     for name, spec in SYNTHETIC_SPLITS.items():
         register_synthetic(name, cache, **spec)
+    for name, spec in SYNTHETIC_PANOPTIC_SPLITS.items():
+        register_synthetic_panoptic(name, cache, **spec)
     register_camvid(os.path.join(datasets_root, "camvid"))
 
 

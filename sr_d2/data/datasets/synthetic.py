@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Tuple
+from typing import Callable, Tuple
 
 import cv2
 import numpy as np
@@ -114,22 +114,35 @@ def synthetic_dir(root: str, num_images: int, height: int, width: int, seed: int
 def generate_synthetic(root: str, num_images: int, height: int, width: int, seed: int) -> str:
     """
     Write the set into ``synthetic_dir(...)`` unless a complete copy is there; return that folder.
-    Image ``i`` depends on ``(seed, i)`` alone. Generation goes to a temporary folder that is moved
-    in place at the end, so concurrent processes and interrupted runs never leave a partial set.
+    Image ``i`` depends on ``(seed, i)`` alone (see :func:`write_once`).
     """
     out = synthetic_dir(root, num_images, height, width, seed)
-    if os.path.isfile(os.path.join(out, "done.json")):
-        return out
-    os.makedirs(root, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".tmp_synthetic_", dir=root)
-    try:
+
+    def write(tmp: str) -> None:
         for sub in ("image", "label"):
             os.mkdir(os.path.join(tmp, sub))
         for i in range(num_images):
             image, label = render_scene(np.random.default_rng((seed, i)), height, width)
             Image.fromarray(image).save(os.path.join(tmp, "image", f"{i:05d}.png"))
             Image.fromarray(label).save(os.path.join(tmp, "label", f"{i:05d}.png"))
-        params = dict(num_images=num_images, height=height, width=width, seed=seed)
+
+    params = dict(num_images=num_images, height=height, width=width, seed=seed)
+    return write_once(out, write, params)
+
+
+def write_once(out: str, write: Callable[[str], None], params: dict) -> str:
+    """
+    Fill folder ``out`` by ``write(folder)`` unless it is complete (holds ``done.json``); return it.
+    ``write`` fills a temporary folder beside ``out`` that is moved in place at the end, so
+    concurrent processes and interrupted runs never leave a partial set.
+    """
+    if os.path.isfile(os.path.join(out, "done.json")):
+        return out
+    root = os.path.dirname(out)
+    os.makedirs(root, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".tmp_synthetic_", dir=root)
+    try:
+        write(tmp)
         with open(os.path.join(tmp, "done.json"), "w") as f:
             json.dump(params, f)
         try:
