@@ -1,1 +1,2 @@
+from .sr_panoptic_fpn import SRPanopticFPN
 from .sr_semantic_seg import SRSemanticSegmentor

@@ -11,7 +11,7 @@ from detectron2.structures import ImageList
 from ..losses import image_labels_from_mask
 from ..self_regulation import SelfRegulation, exit_feature_shapes, run_backbone
 
-__all__ = ["SRSemanticSegmentor", "image_labels_of"]
+__all__ = ["SRSemanticSegmentor", "image_labels_of", "padded_targets"]
 
 
 def image_labels_of(batched_inputs: List[dict], targets: torch.Tensor, num_classes: int,
@@ -31,6 +31,17 @@ def image_labels_of(batched_inputs: List[dict], targets: torch.Tensor, num_class
             labels[n] = 0
             labels[n, ids] = 1
     return labels
+
+
+def padded_targets(batched_inputs: List[dict], images: ImageList, ignore_value: int) -> torch.Tensor:
+    """(N, H, W) label maps ("sem_seg" of each input) padded with ``ignore_value`` like ``images``."""
+    targets = images.tensor.new_full(
+        (len(batched_inputs), *images.tensor.shape[-2:]), ignore_value, dtype=torch.long
+    )
+    for n, x in enumerate(batched_inputs):
+        h, w = x["sem_seg"].shape[-2:]
+        targets[n, :h, :w] = x["sem_seg"].to(targets.device)
+    return targets
 
 
 @META_ARCH_REGISTRY.register()
@@ -65,10 +76,7 @@ class SRSemanticSegmentor(SemanticSegmentor):
         images = [(x["image"].to(self.device) - self.pixel_mean) / self.pixel_std for x in batched_inputs]
         images = ImageList.from_tensors(images, self.backbone.size_divisibility)
         features, all_features = run_backbone(self.backbone, images.tensor)
-        targets = [x["sem_seg"].to(self.device) for x in batched_inputs]
-        targets = ImageList.from_tensors(
-            targets, self.backbone.size_divisibility, self.sem_seg_head.ignore_value
-        ).tensor
+        targets = padded_targets(batched_inputs, images, self.sem_seg_head.ignore_value)
 
         head = self.sem_seg_head
         logits = head.layers(features)
