@@ -13,7 +13,7 @@ model.roi_heads.num_classes = len(_meta.thing_classes)
 model.sem_seg_head.num_classes = len(_meta.stuff_classes)
 
 optimizer.lr = 0.005  # from scratch, batch 4: 0.01 diverges
-train.max_iter = 600
-train.eval_period = 600
-train.checkpointer.period = 300
+train.max_iter = 300
+train.eval_period = 300
+train.checkpointer.period = 150
 train.output_dir = "output/synthetic/panoptic_fpn_R18"
