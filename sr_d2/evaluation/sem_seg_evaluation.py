@@ -36,6 +36,13 @@ def gt_segments(gt: np.ndarray, cls: int, area_thresholds: Sequence[float]):
     return ids, areas, bins
 
 
+def _segment_hits(pred: np.ndarray, gt: np.ndarray, cls: int, area_thresholds: Sequence[float]):
+    """:func:`gt_segments` of ``cls``, and (S,) pixels of each predicted as ``cls``."""
+    ids, areas, bins = gt_segments(gt, cls, area_thresholds)
+    hits = np.bincount(ids[(ids > 0) & (pred == cls)], minlength=len(areas) + 1)[1:]
+    return ids, areas, bins, hits
+
+
 def failure_masks(
     pred: np.ndarray, gt: np.ndarray, *, num_classes: int, area_thresholds: Sequence[float]
 ):
@@ -50,11 +57,9 @@ def failure_masks(
     missed = np.zeros(gt.shape, bool)
     mislabeled = np.zeros(gt.shape, bool)
     for k in range(num_classes):
-        in_gt = gt == k
-        if not in_gt.any():
+        if not (gt == k).any():
             continue
-        ids, areas, bins = gt_segments(gt, k, area_thresholds)
-        hits = np.bincount(ids[in_gt & (pred == k)], minlength=len(areas) + 1)[1:]
+        ids, areas, bins, hits = _segment_hits(pred, gt, k, area_thresholds)
         lost = np.concatenate([[False], (2 * hits < areas) & (bins < len(SIZE_BINS) - 1)])
         missed |= lost[ids]
         large = np.concatenate([[False], bins == len(SIZE_BINS) - 1])
@@ -105,8 +110,7 @@ def failure_stats(
     for k in range(c):
         in_gt, in_pred = gt == k, pred == k
         if in_gt.any():
-            ids, areas, bins = gt_segments(gt, k, area_thresholds)
-            hits = np.bincount(ids[in_gt & in_pred], minlength=len(areas) + 1)[1:]
+            _, areas, bins, hits = _segment_hits(pred, gt, k, area_thresholds)
             found = 2 * hits >= areas
             np.add.at(out["segments"][:, k], bins, 1)
             np.add.at(out["found"][:, k], bins, found.astype(np.int64))
