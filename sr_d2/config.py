@@ -55,7 +55,8 @@ def load_lazy_config(path: str, overrides: Sequence[str] = ()) -> DictConfig:
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"config file {path!r} does not exist")
-    cfg = LazyConfig.load(path)
+    # normalised: LazyConfig resolves a config's relative imports from the path's folders
+    cfg = LazyConfig.load(os.path.abspath(path))
     for override in overrides:
         key = override.split("=", 1)[0].strip()
         if "=" not in override or key.startswith(("+", "~")):

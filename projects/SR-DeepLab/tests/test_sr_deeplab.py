@@ -1,0 +1,49 @@
+"""SR on detectron2's DeepLabV3PlusHead through SRSemanticSegmentor: no code beyond the configs."""
+import os
+
+import torch
+
+from detectron2.config import instantiate
+from detectron2.projects.deeplab import DeepLabV3PlusHead
+from detectron2.utils.events import EventStorage
+
+from sr_d2.config import load_lazy_config
+from sr_d2.modeling import SRSemanticSegmentor
+
+CONFIGS = os.path.join(os.path.dirname(__file__), "..", "configs")
+
+
+def _batch(n=2, h=64, w=96):
+    g = torch.Generator().manual_seed(0)
+    return [{"image": torch.randint(0, 256, (3, h, w), generator=g).float(),
+             "sem_seg": torch.randint(0, 6, (h, w), generator=g), "height": h, "width": w}
+            for _ in range(n)]
+
+
+def _models():
+    torch.manual_seed(0)
+    sr = instantiate(load_lazy_config(os.path.join(CONFIGS, "sr_deeplabv3plus_R18_synthetic.py")).model)
+    plain = instantiate(load_lazy_config(os.path.join(CONFIGS, "deeplabv3plus_R18_synthetic.py")).model)
+    return sr, plain
+
+
+def test_sr_trains_the_deeplab_head_with_every_loss():
+    sr, _ = _models()
+    assert isinstance(sr, SRSemanticSegmentor) and isinstance(sr.sem_seg_head, DeepLabV3PlusHead)
+    with EventStorage(sr.self_regulation.warmup_iters):
+        losses = sr.train()(_batch())
+    assert set(losses) == {"loss_sem_seg", "loss_exit_seg", "loss_exit_cls", "loss_sr_f", "loss_sr_l"}
+    assert all(v.item() > 0 for v in losses.values())
+    (losses["loss_sr_f"] + losses["loss_sr_l"]).backward()
+    assert sr.backbone.stem.conv1.weight.grad.abs().sum() > 0
+
+
+def test_eval_output_equals_the_plain_deeplab_model():
+    sr, plain = _models()
+    with EventStorage(0):
+        sr.train()(_batch())  # BatchNorm statistics move away from their init
+    missing, unexpected = plain.load_state_dict(sr.state_dict(), strict=False)
+    assert missing == [] and all(k.startswith("self_regulation.") for k in unexpected)
+    with torch.no_grad():
+        out_sr, out_plain = sr.eval()(_batch()), plain.eval()(_batch())
+    assert all(torch.equal(a["sem_seg"], b["sem_seg"]) for a, b in zip(out_sr, out_plain))
