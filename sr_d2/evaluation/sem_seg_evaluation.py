@@ -223,13 +223,20 @@ class SRSemSegEvaluator(SemSegEvaluator):
         super().process(inputs, outputs)
         for input, output in zip(inputs, outputs):
             pred = output["sem_seg"].argmax(dim=0).cpu().numpy()
-            with PathManager.open(self.input_file_to_gt_file[input["file_name"]], "rb") as f:
-                gt = np.asarray(Image.open(f), dtype=np.int64)
+            gt = self._load_gt(self.input_file_to_gt_file[input["file_name"]])
             stats = failure_stats(
                 pred, gt, num_classes=self._num_classes, ignore_label=self._ignore_label,
                 area_thresholds=self._area_thresholds, boundary_tolerance=self._boundary_tolerance,
             )
             self._add(stats)
+
+    def _load_gt(self, path: str) -> np.ndarray:
+        """(H, W) int64 label map, read as the parent reads it."""
+        load = getattr(self, "sem_seg_loading_fn", None)  # detectron2 after v0.6
+        if load is not None:
+            return np.asarray(load(path, dtype=np.int64))
+        with PathManager.open(path, "rb") as f:
+            return np.asarray(Image.open(f), dtype=np.int64)
 
     def _add(self, stats: Dict[str, np.ndarray]) -> None:
         if self._failure_stats is None:
