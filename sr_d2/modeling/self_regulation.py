@@ -44,9 +44,12 @@ _OFFICIAL_LOSSES = dict(
     sr_l_tau=1.0,
 )
 SR_PRESETS = {
-    # sr-d2's defaults: the official losses on cheaper exits, losses at stride 4 (README,
-    # "Choosing the defaults").
-    "sr-d2": dict(conv_dims=64, conv_kernels=(1, 3), norm="BN", loss_stride=4, **_OFFICIAL_LOSSES),
+    # sr-d2's defaults: the official losses on cheaper exits, losses at stride 4, SR-F only where
+    # its teacher is right (README, "Choosing the defaults").
+    "sr-d2": dict(
+        conv_dims=64, conv_kernels=(1, 3), norm="BN", loss_stride=4,
+        **{**_OFFICIAL_LOSSES, "sr_f_correct_only": True},
+    ),
     # The official code (DeepLab-v2 demo): its exits, full-resolution losses.
     "official": dict(conv_dims=256, conv_kernels=(3, 3), norm="BN", loss_stride=1, **_OFFICIAL_LOSSES),
 }
