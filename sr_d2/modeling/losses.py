@@ -92,8 +92,9 @@ def sr_f_loss(
     """
     _check_same_shape(student, teacher, "sr_f_loss")
     teacher = teacher.detach().float()
+    teacher_labels = teacher.argmax(dim=1)
     if mode == "hard":
-        per_pixel = F.cross_entropy(student.float(), teacher.argmax(dim=1), reduction="none")
+        per_pixel = F.cross_entropy(student.float(), teacher_labels, reduction="none")
     elif mode == "soft":
         per_pixel = _pixel_kl(student, teacher, tau) * tau**2
     else:
@@ -104,7 +105,7 @@ def sr_f_loss(
     if min_confidence > 0:
         keep &= F.softmax(teacher, dim=1).amax(dim=1) >= min_confidence
     if labels is not None:
-        keep &= (teacher.argmax(dim=1) == labels) & (labels != ignore_value)
+        keep &= (teacher_labels == labels) & (labels != ignore_value)
     keep = keep.float()
     return (per_pixel * keep).sum() / keep.sum().clamp(min=1.0)
 
