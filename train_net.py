@@ -25,6 +25,7 @@ from detectron2.engine import (
 )
 from detectron2.evaluation import inference_on_dataset, print_csv_format
 from detectron2.utils import comm
+from detectron2.utils.env import seed_all_rng
 from detectron2.utils.logger import setup_logger
 
 import sr_d2  # noqa: F401  (registers sr-d2's datasets and models)
@@ -61,6 +62,10 @@ def do_train(args, cfg) -> dict:
     logger.info("Model:\n%s", model)
     cfg.optimizer.params.model = model
     optimizer = instantiate(cfg.optimizer)
+    # Re-seeded so that the data (order and augmentations) depends on train.seed alone, not on how
+    # many random numbers building the model drew: variants of a model see the same batches.
+    if cfg.train.seed >= 0:
+        seed_all_rng(cfg.train.seed + comm.get_rank())
     train_loader = instantiate(cfg.dataloader.train)
     model = create_ddp_model(model, **cfg.train.ddp)
     trainer = (AMPTrainer if cfg.train.amp.enabled else SimpleTrainer)(model, train_loader, optimizer)

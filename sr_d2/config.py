@@ -20,8 +20,9 @@ def add_sr_config(cfg: CfgNode) -> None:
     """
     cfg.MODEL.SR = CfgNode()
     cfg.MODEL.SR.IN_FEATURES = ["res2", "res3", "res4", "res5"]
-    cfg.MODEL.SR.WARMUP_ITERS = -1  # -1: a quarter of SOLVER.MAX_ITER
-    cfg.MODEL.SR.RAMP_ITERS = 0
+    cfg.MODEL.SR.WARMUP = 0.25  # fractions of SOLVER.MAX_ITER
+    cfg.MODEL.SR.RAMP = 0.0
+    cfg.MODEL.SR.SWITCH_ON_ACCURACY = 0.0
     for key, value in SR_PRESETS["sr-d2"].items():
         cfg.MODEL.SR[key.upper()] = list(value) if isinstance(value, tuple) else value
 

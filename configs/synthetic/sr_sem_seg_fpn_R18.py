@@ -6,6 +6,4 @@ from .sem_seg_fpn_R18 import dataloader, lr_multiplier, model, optimizer, train
 
 model._target_ = SRSemanticSegmentor
 model.self_regulation = _self_regulation
-# SR-F and SR-L off for the first quarter of training, while the teachers learn (README).
-model.self_regulation.warmup_iters = train.max_iter // 4
 train.output_dir = "output/synthetic/sr_sem_seg_fpn_R18"

@@ -1,4 +1,12 @@
 from .exit_head import ExitHead
-from .losses import image_cls_loss, image_labels_from_mask, sem_seg_ce_loss, sr_f_loss, sr_l_loss
+from .losses import (
+    SR_F_GATES,
+    image_cls_loss,
+    image_labels_from_mask,
+    label_shares,
+    sem_seg_ce_loss,
+    sr_f_loss,
+    sr_l_loss,
+)
 from .meta_arch import SelfRegulated, SRPanopticFPN, SRSemanticSegmentor
 from .self_regulation import SR_PRESETS, SelfRegulation, exit_feature_shapes, run_backbone

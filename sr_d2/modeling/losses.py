@@ -1,8 +1,10 @@
 """
 The losses of Self-Regulation, as plain functions on tensors, usable in any model.
 
-Shapes: N images, C classes, (h, w) the loss resolution. Every SR loss detaches its teacher
-itself, so a caller cannot let the teacher learn from the loss it teaches.
+Shapes: N images, C classes, (h, w) the loss resolution. Label maps enter the losses as class
+*shares* ((N, C, h, w), see :func:`label_shares`), so that a loss computed below the input
+resolution still sees every labelled pixel, thin structures included. Every SR loss detaches its
+teacher itself, so a caller cannot let the teacher learn from the loss it teaches.
 """
 from typing import Optional
 
@@ -10,12 +12,47 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
+    "SR_F_GATES",
+    "label_shares",
     "image_labels_from_mask",
     "image_cls_loss",
     "sem_seg_ce_loss",
     "sr_f_loss",
     "sr_l_loss",
 ]
+
+SR_F_GATES = ("none", "teacher_right", "teacher_right_student_wrong")
+
+
+def label_shares(
+    targets: torch.Tensor, num_classes: int, ignore_value: int, stride: int = 1, sampling: str = "area"
+) -> torch.Tensor:
+    """
+    Label maps at 1/``stride`` resolution, as class shares.
+
+    Args:
+        targets: (N, H, W) int64 label maps; ``ignore_value`` (or any id outside [0, C)) is void.
+        sampling: "area": the share of each class among the stride x stride input pixels of each
+            cell, so a 1-px pole keeps 1/stride of its cell; "nearest": the class of the cell's
+            top-left pixel (``F.interpolate(mode="nearest")``), other pixels dropped.
+    Returns:
+        (N, C, H // stride, W // stride) float; a cell's shares sum to its labelled fraction
+        (0 for an all-void cell). At stride 1 this is the one-hot label map.
+    """
+    if sampling not in ("area", "nearest"):
+        raise ValueError(f"label_shares: sampling must be 'area' or 'nearest', not {sampling!r}")
+    n, height, width = targets.shape
+    h, w = height // stride, width // stride
+    if sampling == "nearest" and stride > 1:
+        targets = targets[:, : h * stride : stride, : w * stride : stride]
+        stride = 1
+    targets = targets[:, : h * stride, : w * stride]
+    valid = (targets >= 0) & (targets < num_classes) & (targets != ignore_value)
+    index = torch.where(valid, targets, torch.full_like(targets, num_classes))
+    one_hot = torch.zeros(n, num_classes + 1, *index.shape[-2:], device=targets.device)
+    one_hot.scatter_(1, index[:, None], 1.0)
+    shares = one_hot[:, :num_classes]
+    return F.avg_pool2d(shares, stride) if stride > 1 else shares
 
 
 def image_labels_from_mask(targets: torch.Tensor, num_classes: int, ignore_value: int) -> torch.Tensor:
@@ -33,14 +70,20 @@ def image_labels_from_mask(targets: torch.Tensor, num_classes: int, ignore_value
     return (counts > 0).to(torch.float32).view(n, num_classes)
 
 
-def sem_seg_ce_loss(logits: torch.Tensor, targets: torch.Tensor, ignore_value: int) -> torch.Tensor:
+def sem_seg_ce_loss(logits: torch.Tensor, shares: torch.Tensor) -> torch.Tensor:
     """
-    Pixel cross-entropy, mean over non-void pixels.
+    Pixel cross-entropy against class shares, mean over the labelled pixels: with one-hot
+    shares, detectron2's CE with void ignored; with "area" shares at stride s, the CE of the
+    input-size label map against the logits repeated over each s x s cell.
 
     Args:
-        logits: (N, C, h, w); targets: (N, h, w) int64, ``ignore_value`` for void.
+        logits: (N, C, h, w); shares: (N, C, h, w) from :func:`label_shares`.
+    Returns:
+        scalar (0 if no pixel is labelled).
     """
-    return F.cross_entropy(logits.float(), targets, ignore_index=ignore_value)
+    _check_same_shape(logits, shares, "sem_seg_ce_loss")
+    per_cell = -(shares * F.log_softmax(logits.float(), dim=1)).sum(dim=1)
+    return per_cell.sum() / shares.sum().clamp(min=1e-6)
 
 
 def image_cls_loss(cls_logits: torch.Tensor, image_labels: torch.Tensor) -> torch.Tensor:
@@ -60,10 +103,9 @@ def _pixel_kl(student: torch.Tensor, teacher: torch.Tensor, tau: float) -> torch
     return (log_p_teacher.exp() * (log_p_teacher - log_p_student)).sum(dim=1)
 
 
-def _check_same_shape(student: torch.Tensor, teacher: torch.Tensor, name: str) -> None:
-    if student.shape != teacher.shape:
-        raise ValueError(f"{name}: student {tuple(student.shape)} and teacher "
-                         f"{tuple(teacher.shape)} must have the same shape")
+def _check_same_shape(a: torch.Tensor, b: torch.Tensor, name: str) -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"{name}: {tuple(a.shape)} and {tuple(b.shape)} must have the same shape")
 
 
 def sr_f_loss(
@@ -71,26 +113,36 @@ def sr_f_loss(
     teacher: torch.Tensor,
     mode: str = "hard",
     tau: float = 1.0,
+    gate: str = "none",
+    shares: Optional[torch.Tensor] = None,
     min_confidence: float = 0.0,
-    labels: Optional[torch.Tensor] = None,
-    ignore_value: int = -1,
 ) -> torch.Tensor:
     """
     Shallow-to-deep SR: a shallow exit's segmentation logits teach a deeper student.
 
     Args:
         student, teacher: (N, C, h, w) segmentation logits; the teacher is detached here.
-        mode: "hard": cross-entropy against the teacher's argmax (the official code);
+        mode: "hard": cross-entropy against the teacher's argmax t (the official code);
             "soft": KL divergence between the tau-softened distributions, times tau^2.
-        tau: softmax temperature ("soft" only).
+        gate: which pixels learn from the teacher, each weighted by
+            "none": 1, every pixel (void included: SR needs no labels; the official code);
+            "teacher_right": the share of the pixel's labels that are t (``shares[t]``): the
+            teacher never contradicts the labels;
+            "teacher_right_student_wrong": ``shares[t]`` where the student's argmax is not t:
+            only the detail the shallow teacher gets and the deeper student misses.
+        shares: (N, C, h, w) class shares of the labels (:func:`label_shares`); gates other
+            than "none" need them.
         min_confidence: pixels where the teacher's top probability (at temperature 1) is below
-            this are left out; 0 keeps every pixel (void included: SR needs no labels).
-        labels: (N, h, w) int64; when given, only pixels where the teacher's argmax equals the
-            label are kept (void, ``ignore_value``, left out): SR-F never contradicts the labels.
+            this are left out.
     Returns:
-        scalar, mean over the pixels kept (0 if none).
+        scalar: the weighted sum over pixels divided by the number of pixels (gate "none") or
+        by the labelled pixels (``shares.sum()``), so a gate removes terms, never rescales them.
     """
     _check_same_shape(student, teacher, "sr_f_loss")
+    if gate not in SR_F_GATES:
+        raise ValueError(f"sr_f_loss: gate must be one of {SR_F_GATES}, not {gate!r}")
+    if gate != "none" and shares is None:
+        raise ValueError(f"sr_f_loss: gate {gate!r} needs the label shares")
     teacher = teacher.detach().float()
     teacher_labels = teacher.argmax(dim=1)
     if mode == "hard":
@@ -99,15 +151,17 @@ def sr_f_loss(
         per_pixel = _pixel_kl(student, teacher, tau) * tau**2
     else:
         raise ValueError(f"sr_f_loss: mode must be 'hard' or 'soft', not {mode!r}")
-    if min_confidence <= 0 and labels is None:
-        return per_pixel.mean()
-    keep = torch.ones_like(per_pixel, dtype=torch.bool)
+    if gate == "none":
+        weight, total = torch.ones_like(per_pixel), float(per_pixel.numel())
+    else:
+        _check_same_shape(student, shares, "sr_f_loss shares")
+        weight = shares.gather(1, teacher_labels[:, None])[:, 0]
+        total = shares.sum().clamp(min=1e-6)
+        if gate == "teacher_right_student_wrong":
+            weight = weight * (student.detach().argmax(dim=1) != teacher_labels)
     if min_confidence > 0:
-        keep &= F.softmax(teacher, dim=1).amax(dim=1) >= min_confidence
-    if labels is not None:
-        keep &= (teacher_labels == labels) & (labels != ignore_value)
-    keep = keep.float()
-    return (per_pixel * keep).sum() / keep.sum().clamp(min=1.0)
+        weight = weight * (F.softmax(teacher, dim=1).amax(dim=1) >= min_confidence)
+    return (per_pixel * weight).sum() / total
 
 
 def sr_l_loss(

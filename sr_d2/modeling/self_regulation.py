@@ -20,39 +20,59 @@ from torch.nn import functional as F
 from detectron2.config import configurable
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import Backbone
-from detectron2.utils.events import get_event_storage
+from detectron2.utils import comm
+from detectron2.utils.events import EventStorage, get_event_storage
 
 from .exit_head import ExitHead
-from .losses import image_cls_loss, image_labels_from_mask, sem_seg_ce_loss, sr_f_loss, sr_l_loss
+from .losses import (
+    SR_F_GATES,
+    image_cls_loss,
+    image_labels_from_mask,
+    label_shares,
+    sem_seg_ce_loss,
+    sr_f_loss,
+    sr_l_loss,
+)
 
 __all__ = ["SR_PRESETS", "SelfRegulation", "exit_feature_shapes", "run_backbone"]
 
-# Settings of SelfRegulation besides the feature shapes, label ids and the warm-up (which depends
-# on the schedule: see ``warmup_iters``). Weights are relative to the model's own head loss (weight
-# 1.0 in detectron2); the official code weighs its final CE 0.8, so its weights (0.8 seg, 0.2 cls,
-# 1.0 SR-L, 1.0 SR-F) appear here divided by 0.8: the same ratios.
+# Settings of SelfRegulation besides the feature shapes, label ids and the schedule (warm-up).
+# Weights are relative to the model's own head loss (weight 1.0 in detectron2); the official code
+# weighs its final CE 0.8, so its weights (0.8 seg, 0.2 cls, 1.0 SR-L, 1.0 SR-F) appear here
+# divided by 0.8: the same ratios.
 _OFFICIAL_LOSSES = dict(
     exit_seg_weight=1.0,
     exit_cls_weight=0.25,
     sr_f_weight=1.25,
     sr_f_mode="hard",
     sr_f_tau=1.0,
+    sr_f_gate="none",
     sr_f_min_confidence=0.0,
-    sr_f_correct_only=False,
     sr_l_weight=1.25,
     sr_l_mode="image",
     sr_l_tau=1.0,
 )
 SR_PRESETS = {
-    # sr-d2's defaults: the official losses on cheaper exits, losses at stride 4, SR-F only where
-    # its teacher is right (README, "Choosing the defaults").
+    # sr-d2's defaults: the official losses on cheaper exits, losses at stride 4 over the labels'
+    # class shares, SR-F only where its teacher is right (README, "Choosing the defaults").
     "sr-d2": dict(
-        conv_dims=64, conv_kernels=(1, 3), norm="BN", loss_stride=4,
-        **{**_OFFICIAL_LOSSES, "sr_f_correct_only": True},
+        conv_dims=64, conv_kernels=(1, 3), norm="BN", loss_stride=4, label_sampling="area",
+        **{**_OFFICIAL_LOSSES, "sr_f_gate": "teacher_right"},
     ),
     # The official code (DeepLab-v2 demo): its exits, full-resolution losses.
-    "official": dict(conv_dims=256, conv_kernels=(3, 3), norm="BN", loss_stride=1, **_OFFICIAL_LOSSES),
+    "official": dict(
+        conv_dims=256, conv_kernels=(3, 3), norm="BN", loss_stride=1, label_sampling="area",
+        **_OFFICIAL_LOSSES,
+    ),
 }
+
+
+def _event_storage() -> Optional[EventStorage]:
+    """detectron2's current EventStorage, None outside a trainer (also under ``python -O``)."""
+    try:
+        return get_event_storage()
+    except (AssertionError, IndexError):
+        return None
 
 
 def run_backbone(backbone: Backbone, x: torch.Tensor):
@@ -88,6 +108,13 @@ class SelfRegulation(nn.Module):
     """
     Owns the exits and computes the MEA, SR-F and SR-L losses from backbone features, the model's
     final segmentation logits and the label maps. Training only: a model in eval mode never calls it.
+
+    SR-F and SR-L are off until the *switch-on* iteration (warm-up): the teachers must learn
+    first, or their students copy an untrained teacher and the rare classes collapse (README).
+    The switch-on is ``warmup * max_iter``, or with ``switch_on_accuracy`` the first iteration
+    after that at which the teacher's running pixel accuracy on the training batches reaches it.
+    The scale on SR ("sr_scale") and that accuracy ("sr_teacher_accuracy") go to detectron2's
+    EventStorage; the switch-on iteration is a buffer, so it survives a resume.
     """
 
     @configurable
@@ -101,18 +128,21 @@ class SelfRegulation(nn.Module):
         conv_kernels: Sequence[int],
         norm: str,
         loss_stride: int,
+        label_sampling: str,
         exit_seg_weight: float,
         exit_cls_weight: float,
         sr_f_weight: float,
         sr_f_mode: str,
         sr_f_tau: float,
+        sr_f_gate: str,
         sr_f_min_confidence: float,
-        sr_f_correct_only: bool,
         sr_l_weight: float,
         sr_l_mode: str,
         sr_l_tau: float,
-        warmup_iters: int,
-        ramp_iters: int,
+        max_iter: int,
+        warmup: float,
+        ramp: float = 0.0,
+        switch_on_accuracy: float = 0.0,
     ):
         """
         Args:
@@ -120,24 +150,30 @@ class SelfRegulation(nn.Module):
                 exit is SR-F's teacher.
             num_classes, ignore_value: as the model's head.
             conv_dims, conv_kernels, norm: shape of each exit, see :class:`ExitHead`.
-            loss_stride: all losses are computed at 1/loss_stride of the input size: logits are
-                resized to it (bilinear), label maps sampled (nearest). 1 is the official code.
+            loss_stride, label_sampling: all losses are computed at 1/loss_stride of the input
+                size: logits are resized to it (bilinear), label maps become class shares
+                (:func:`label_shares`, "area" or "nearest"). Stride 1 is the official code.
             exit_seg_weight, exit_cls_weight: MEA weights (segmentation CE of the exits; image-level
                 BCE of the exits and of the final output).
-            sr_f_weight, sr_f_mode, sr_f_tau, sr_f_min_confidence: SR-F, see :func:`sr_f_loss`.
-            sr_f_correct_only: SR-F only where the teacher's argmax equals the label.
+            sr_f_weight, sr_f_mode, sr_f_tau, sr_f_gate, sr_f_min_confidence: SR-F, see
+                :func:`sr_f_loss`.
             sr_l_weight, sr_l_mode, sr_l_tau: SR-L, see :func:`sr_l_loss`.
-            warmup_iters, ramp_iters: SR-F and SR-L weigh 0 before iteration ``warmup_iters``,
-                then rise linearly to full weight over ``ramp_iters`` iterations. Teachers must
-                have learned first: switched on at iteration 0, SR suppresses the rare classes
-                (README); sr-d2's configs use a quarter of the schedule.
+            max_iter: length of the training schedule, in iterations.
+            warmup: SR-F and SR-L weigh 0 for this fraction of ``max_iter`` (sr-d2's configs:
+                0.25), then rise linearly to full weight over ``ramp * max_iter`` iterations.
+            switch_on_accuracy: if > 0, SR switches on only once the teacher's running pixel
+                accuracy (labelled pixels, exponential average over training batches) reaches
+                this, and not before the warm-up.
         """
         super().__init__()
-        if sr_f_mode not in ("hard", "soft") or sr_l_mode not in ("image", "pixel"):
-            raise ValueError(f"sr_f_mode must be hard|soft and sr_l_mode image|pixel, got "
-                             f"{sr_f_mode!r}, {sr_l_mode!r}")
-        if len(input_shape) < 2:
-            raise ValueError(f"SelfRegulation needs at least two exit features, got {list(input_shape)}")
+        _check_settings(
+            input_shape, num_classes=num_classes, loss_stride=loss_stride, label_sampling=label_sampling,
+            sr_f_mode=sr_f_mode, sr_f_gate=sr_f_gate, sr_l_mode=sr_l_mode, max_iter=max_iter,
+            warmup=warmup, ramp=ramp, switch_on_accuracy=switch_on_accuracy,
+            weights=dict(exit_seg_weight=exit_seg_weight, exit_cls_weight=exit_cls_weight,
+                         sr_f_weight=sr_f_weight, sr_l_weight=sr_l_weight, sr_f_tau=sr_f_tau,
+                         sr_l_tau=sr_l_tau, sr_f_min_confidence=sr_f_min_confidence),
+        )
         ordered = sorted(input_shape.items(), key=lambda kv: kv[1].stride)
         self.in_features = [name for name, _ in ordered]
         self.exits = nn.ModuleDict(
@@ -151,14 +187,19 @@ class SelfRegulation(nn.Module):
         self.final_image_classifier = nn.Linear(num_classes, num_classes)
         self.num_classes = num_classes
         self.ignore_value = ignore_value
-        self.loss_stride = loss_stride
+        self.loss_stride, self.label_sampling = loss_stride, label_sampling
         self.exit_seg_weight = exit_seg_weight
         self.exit_cls_weight = exit_cls_weight
         self.sr_f_weight, self.sr_f_mode = sr_f_weight, sr_f_mode
-        self.sr_f_tau, self.sr_f_min_confidence = sr_f_tau, sr_f_min_confidence
-        self.sr_f_correct_only = sr_f_correct_only
+        self.sr_f_tau, self.sr_f_gate = sr_f_tau, sr_f_gate
+        self.sr_f_min_confidence = sr_f_min_confidence
         self.sr_l_weight, self.sr_l_mode, self.sr_l_tau = sr_l_weight, sr_l_mode, sr_l_tau
-        self.warmup_iters, self.ramp_iters = warmup_iters, ramp_iters
+        self.warmup_iters = int(round(warmup * max_iter))
+        self.ramp_iters = int(round(ramp * max_iter))
+        self.switch_on_accuracy = switch_on_accuracy
+        # Iteration at which SR switched on (-1: not yet), and the teacher's running accuracy.
+        self.register_buffer("switched_on_at", torch.tensor(-1, dtype=torch.long))
+        self.register_buffer("teacher_accuracy", torch.tensor(0.0))
 
     @classmethod
     def from_config(cls, cfg, input_shape: Dict[str, ShapeSpec]):
@@ -167,28 +208,43 @@ class SelfRegulation(nn.Module):
             "input_shape": input_shape,
             "num_classes": cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES,
             "ignore_value": cfg.MODEL.SEM_SEG_HEAD.IGNORE_VALUE,
-            "warmup_iters": sr.WARMUP_ITERS if sr.WARMUP_ITERS >= 0 else cfg.SOLVER.MAX_ITER // 4,
-            "ramp_iters": sr.RAMP_ITERS,
+            "max_iter": cfg.SOLVER.MAX_ITER,
+            "warmup": sr.WARMUP,
+            "ramp": sr.RAMP,
+            "switch_on_accuracy": sr.SWITCH_ON_ACCURACY,
             **{key: sr[key.upper()] for key in SR_PRESETS["sr-d2"]},
         }
 
     def sr_scale(self, iteration: Optional[int]) -> float:
         """Factor in [0, 1] on SR-F and SR-L at ``iteration`` (warm-up, then linear ramp)."""
-        if self.warmup_iters == 0 and self.ramp_iters == 0:
+        if self.switch_on_accuracy > 0:
+            start = int(self.switched_on_at)
+            if start < 0:
+                return 0.0
+        elif self.warmup_iters == 0 and self.ramp_iters == 0:
             return 1.0
+        else:
+            start = self.warmup_iters
         if iteration is None:
             raise ValueError("SelfRegulation with a warm-up needs the iteration: pass iteration= or "
                              "call it inside detectron2's EventStorage (its trainers do)")
-        if iteration < self.warmup_iters:
+        if iteration < start:
             return 0.0
         if self.ramp_iters == 0:
             return 1.0
-        return min(1.0, (iteration - self.warmup_iters + 1) / self.ramp_iters)
+        return min(1.0, (iteration - start + 1) / self.ramp_iters)
 
-    def _at_loss_size(self, logits: torch.Tensor, size) -> torch.Tensor:
-        if tuple(logits.shape[-2:]) == size:
-            return logits
-        return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+    @torch.no_grad()
+    def _track_teacher(self, teacher: torch.Tensor, shares: torch.Tensor, iteration: Optional[int]):
+        """Update the teacher's running accuracy and, past the warm-up, the adaptive switch-on."""
+        hits = torch.stack([shares.gather(1, teacher.argmax(dim=1, keepdim=True)).sum(), shares.sum()])
+        if comm.get_world_size() > 1:
+            torch.distributed.all_reduce(hits)
+        accuracy = hits[0] / hits[1].clamp(min=1e-6)
+        self.teacher_accuracy.mul_(0.9).add_(0.1 * accuracy)
+        if (self.switch_on_accuracy > 0 and self.switched_on_at < 0 and iteration is not None
+                and iteration >= self.warmup_iters and self.teacher_accuracy >= self.switch_on_accuracy):
+            self.switched_on_at.fill_(iteration)
 
     def forward(
         self,
@@ -208,44 +264,42 @@ class SelfRegulation(nn.Module):
         Returns:
             dict of scalar losses: "loss_exit_seg", "loss_exit_cls", "loss_sr_f", "loss_sr_l".
         """
-        if iteration is None:
-            try:
-                iteration = get_event_storage().iter
-            except AssertionError:  # no EventStorage: not in a detectron2 trainer
-                pass
+        storage = _event_storage()
+        if iteration is None and storage is not None:
+            iteration = storage.iter
         if image_labels is None:
             image_labels = image_labels_from_mask(targets, self.num_classes, self.ignore_value)
-        size = (targets.shape[-2] // self.loss_stride, targets.shape[-1] // self.loss_stride)
-        labels = targets
-        if self.loss_stride > 1:
-            labels = F.interpolate(targets[:, None].float(), size=size, mode="nearest")[:, 0].long()
+        shares = label_shares(targets, self.num_classes, self.ignore_value, self.loss_stride,
+                              self.label_sampling)
+        size = tuple(shares.shape[-2:])
 
         exit_seg: List[torch.Tensor] = []
         exit_cls: List[torch.Tensor] = []
         for name in self.in_features:
             seg, cls = self.exits[name](features[name])
-            exit_seg.append(self._at_loss_size(seg, size))
+            exit_seg.append(_resized(seg, size))
             exit_cls.append(cls)
         final_cls = self.final_image_classifier(final_logits.mean(dim=(2, 3)))
-        final_seg = self._at_loss_size(final_logits, size)
+        final_seg = _resized(final_logits, size)
 
         losses = {
-            "loss_exit_seg": self.exit_seg_weight
-            * sum(sem_seg_ce_loss(s, labels, self.ignore_value) for s in exit_seg),
+            "loss_exit_seg": self.exit_seg_weight * sum(sem_seg_ce_loss(s, shares) for s in exit_seg),
             "loss_exit_cls": self.exit_cls_weight
             * sum(image_cls_loss(c, image_labels) for c in exit_cls + [final_cls]),
         }
+        teacher = exit_seg[0]
+        if self.training:
+            self._track_teacher(teacher, shares, iteration)
         scale = self.sr_scale(iteration)
+        if storage is not None:
+            storage.put_scalars(sr_scale=scale, sr_teacher_accuracy=float(self.teacher_accuracy))
         zero = final_logits.new_zeros(())
         losses["loss_sr_f"] = losses["loss_sr_l"] = zero
         if scale > 0 and self.sr_f_weight > 0:
-            teacher = exit_seg[0]
-            students = exit_seg[1:] + [final_seg]
-            gate = labels if self.sr_f_correct_only else None
             losses["loss_sr_f"] = (scale * self.sr_f_weight) * sum(
-                sr_f_loss(s, teacher, self.sr_f_mode, self.sr_f_tau, self.sr_f_min_confidence,
-                          gate, self.ignore_value)
-                for s in students
+                sr_f_loss(s, teacher, self.sr_f_mode, self.sr_f_tau, self.sr_f_gate, shares,
+                          self.sr_f_min_confidence)
+                for s in exit_seg[1:] + [final_seg]
             )
         if scale > 0 and self.sr_l_weight > 0:
             if self.sr_l_mode == "image":
@@ -256,3 +310,37 @@ class SelfRegulation(nn.Module):
                 sr_l_loss(s, t, self.sr_l_mode, self.sr_l_tau) for s, t in pairs
             )
         return losses
+
+
+def _resized(logits: torch.Tensor, size) -> torch.Tensor:
+    """(N, C, h, w) logits resized (bilinear) to ``size``."""
+    if tuple(logits.shape[-2:]) == tuple(size):
+        return logits
+    return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+
+
+def _check_settings(input_shape, *, num_classes, loss_stride, label_sampling, sr_f_mode, sr_f_gate,
+                    sr_l_mode, max_iter, warmup, ramp, switch_on_accuracy, weights) -> None:
+    """Raise ValueError naming the first SelfRegulation setting that cannot work."""
+    problems = []
+    if len(input_shape) < 2:
+        problems.append(f"needs at least two exit features, got {list(input_shape)}")
+    for name, value in {**weights, "warmup": warmup, "ramp": ramp,
+                        "switch_on_accuracy": switch_on_accuracy}.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            problems.append(f"{name} must be a number >= 0, got {value!r}")
+    for name, value in {"num_classes": num_classes, "loss_stride": loss_stride, "max_iter": max_iter}.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            problems.append(f"{name} must be an integer >= 1, got {value!r}")
+    choices = {"label_sampling": (label_sampling, ("area", "nearest")),
+               "sr_f_mode": (sr_f_mode, ("hard", "soft")), "sr_f_gate": (sr_f_gate, SR_F_GATES),
+               "sr_l_mode": (sr_l_mode, ("image", "pixel"))}
+    for name, (value, allowed) in choices.items():
+        if value not in allowed:
+            problems.append(f"{name} must be one of {allowed}, got {value!r}")
+    if isinstance(warmup, (int, float)) and warmup >= 1:
+        problems.append(f"warmup={warmup!r} is a fraction of max_iter: at 1 or more SR never switches on")
+    if isinstance(switch_on_accuracy, (int, float)) and switch_on_accuracy >= 1:
+        problems.append(f"switch_on_accuracy={switch_on_accuracy!r}: an accuracy below 1 is needed")
+    if problems:
+        raise ValueError("SelfRegulation: " + "; ".join(problems))

@@ -13,6 +13,10 @@ self_regulation = L(SelfRegulation)(
     num_classes="${..sem_seg_head.num_classes}",
     ignore_value="${..sem_seg_head.ignore_value}",
     **SR_PRESETS["sr-d2"],
-    warmup_iters="???",  # depends on the schedule: set by each SR config
-    ramp_iters=0,
+    # SR-F and SR-L off for the first quarter of training, while the teachers learn (README);
+    # read when the model is built, so an override of train.max_iter moves the warm-up with it.
+    max_iter="${train.max_iter}",
+    warmup=0.25,
+    ramp=0.0,
+    switch_on_accuracy=0.0,
 )

@@ -6,6 +6,4 @@ from .deeplabv3plus_R18_synthetic import dataloader, lr_multiplier, model, optim
 
 model._target_ = SRSemanticSegmentor
 model.self_regulation = _self_regulation
-# SR-F and SR-L off for the first quarter of training, while the teachers learn.
-model.self_regulation.warmup_iters = train.max_iter // 4
 train.output_dir = "output/synthetic/sr_deeplabv3plus_R18"

@@ -1,0 +1,261 @@
+"""
+Ablation runner: trains each variant x seed through ``train_net.py``, evaluates it, and
+summarises the final evaluations as mean and spread per variant.
+
+    python -m sr_d2.tools.ablate --config-file configs/camvid/sr_sem_seg_fpn_R18.py \\
+        --variants baseline mea-only sr-d2 --seeds 0 1 2 --jobs 2 --output-dir output/ablate/camvid
+
+Each run trains in ``<output-dir>/<variant>/seed<k>`` with ``train.seed=k``. The runner resumes:
+a run whose result is in ``<output-dir>/results.json`` is skipped, a run killed half-way resumes
+from its last checkpoint (``--resume``). After each finished run ``results.json``, ``results.md``
+(a markdown table) and ``results.png`` are rewritten. Variants are the names in ``VARIANTS``
+or ``--define NAME "key=value ..."``; "baseline" trains the SR config's baseline file (the same
+name without ``sr_``), every other variant the SR config with its overrides.
+"""
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, List, Optional, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+__all__ = ["METRICS", "VARIANTS", "ablate", "summarize"]
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SR = "model.self_regulation."
+
+# name -> overrides of the SR config; "baseline" is the baseline config itself.
+VARIANTS: Dict[str, List[str]] = {
+    "baseline": [],
+    "mea-only": [f"{SR}sr_f_weight=0", f"{SR}sr_l_weight=0"],
+    "sr-d2": [],
+    # sr-d2's defaults before the CamVid seed study: labels sampled at stride 4.
+    "sr-d2-nearest": [f"{SR}label_sampling=nearest"],
+    "official-losses": [f"{SR}sr_f_gate=none"],
+    "sr-f-student-wrong": [f"{SR}sr_f_gate=teacher_right_student_wrong"],
+    "sr-f-soft": [f"{SR}sr_f_mode=soft", f"{SR}sr_f_tau=2.0"],
+    "adaptive": [f"{SR}warmup=0.1", f"{SR}switch_on_accuracy=0.85"],
+}
+
+# metric key in detectron2's results -> column title
+METRICS = {
+    "sem_seg/mIoU": "mIoU",
+    "sem_seg/mIoU-thin": "mIoU thin",
+    "sem_seg/recall-small": "recall small",
+    "sem_seg/BF": "BF",
+    "sem_seg/mislabel-large": "mislabel large",
+}
+
+
+def baseline_config(sr_config: str) -> str:
+    """configs/x/sr_name.py -> configs/x/name.py (must exist)."""
+    folder, name = os.path.split(sr_config)
+    if not name.startswith("sr_"):
+        raise ValueError(f"--config-file {sr_config!r}: an SR config is named sr_<baseline>.py")
+    path = os.path.join(folder, name[3:])
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"baseline config {path!r} of {sr_config!r} does not exist")
+    return path
+
+
+def final_result(run_dir: str) -> Optional[Dict[str, float]]:
+    """The "sem_seg/*" metrics and "iteration" of the last evaluation in ``run_dir``'s metrics.json."""
+    path = os.path.join(run_dir, "metrics.json")
+    if not os.path.isfile(path):
+        return None
+    last = None
+    with open(path) as f:
+        for line in f:
+            if line.strip():
+                record = json.loads(line)
+                if "sem_seg/mIoU" in record:
+                    last = record
+    if last is None:
+        return None
+    return {k: v for k, v in last.items() if k == "iteration" or k.startswith("sem_seg/")}
+
+
+def _write_json(path: str, data) -> None:
+    folder = os.path.dirname(path) or "."
+    with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False) as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+    os.replace(f.name, path)
+
+
+def summarize(results: Dict[str, Dict[str, Dict[str, float]]], variants: Sequence[str]) -> List[Dict]:
+    """
+    results: {variant: {"seed<k>": {metric: value}}}. Returns one row per variant with runs:
+    {"variant", "seeds", metric: (mean, sample standard deviation or None for one seed)}.
+    """
+    rows = []
+    for variant in variants:
+        runs = results.get(variant, {})
+        if not runs:
+            continue
+        row = {"variant": variant, "seeds": sorted(runs)}
+        for key in METRICS:
+            values = [r[key] for r in runs.values() if key in r]
+            if not values:
+                continue
+            mean = sum(values) / len(values)
+            std = (math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+                   if len(values) > 1 else None)
+            row[key] = (mean, std)
+        rows.append(row)
+    return rows
+
+
+def markdown_table(rows: List[Dict]) -> str:
+    """Mean +/- sample standard deviation over seeds (the number of seeds in the second column)."""
+    lines = ["| variant | seeds | " + " | ".join(METRICS.values()) + " |",
+             "| --- | --- | " + " | ".join("---" for _ in METRICS) + " |"]
+    for row in rows:
+        cells = []
+        for key in METRICS:
+            if key not in row:
+                cells.append("")
+                continue
+            mean, std = row[key]
+            cells.append(f"{mean:.1f}" + (f" +/- {std:.1f}" if std is not None else ""))
+        lines.append(f"| {row['variant']} | {len(row['seeds'])} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: List[Dict], results: Dict, output: str) -> None:
+    """One panel per metric: each seed as a dot, the mean as a bar."""
+    fig, axes = plt.subplots(1, len(METRICS), figsize=(3.2 * len(METRICS), 3.4), squeeze=False)
+    names = [row["variant"] for row in rows]
+    for ax, (key, title) in zip(axes[0], METRICS.items()):
+        for x, row in enumerate(rows):
+            if key not in row:
+                continue
+            ax.bar(x, row[key][0], color="#9ecae1", width=0.6)
+            values = [r[key] for r in results[row["variant"]].values() if key in r]
+            ax.plot([x] * len(values), values, "k.", markersize=6)
+        ax.set_title(title)
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
+        lows = [min(r[key] for r in results[n].values() if key in r) for n in names if key in
+                rows[names.index(n)]]
+        if lows:
+            ax.set_ylim(bottom=max(0.0, min(lows) - 5))
+    fig.tight_layout()
+    fig.savefig(output, dpi=90)
+    plt.close(fig)
+
+
+def _run_command(config: str, run_dir: str, seed: int, overrides: Sequence[str], resume: bool) -> List[str]:
+    cmd = [sys.executable, os.path.join(REPO, "train_net.py"), "--config-file", config]
+    if resume:
+        cmd.append("--resume")
+    return cmd + [f"train.seed={seed}", f"train.output_dir={run_dir}", *overrides]
+
+
+def ablate(
+    sr_config: str,
+    variants: Sequence[str],
+    seeds: Sequence[int],
+    output_dir: str,
+    *,
+    jobs: int = 1,
+    overrides: Sequence[str] = (),
+    defined: Optional[Dict[str, List[str]]] = None,
+) -> Dict:
+    """
+    Train and evaluate every variant x seed that ``output_dir/results.json`` lacks, ``jobs`` at
+    a time (each with ``cpu_count // jobs`` threads); returns the results,
+    {variant: {"seed<k>": {metric: value}}}. ``overrides`` apply to every run.
+    """
+    table = {**VARIANTS, **(defined or {})}
+    unknown = [v for v in variants if v not in table]
+    if unknown:
+        raise ValueError(f"unknown variants {unknown}: known are {sorted(table)} (or --define NAME ...)")
+    base_config = baseline_config(sr_config) if "baseline" in variants else None
+    os.makedirs(output_dir, exist_ok=True)
+    results_path = os.path.join(output_dir, "results.json")
+    results: Dict = {}
+    if os.path.isfile(results_path):
+        with open(results_path) as f:
+            results = json.load(f)
+    todo = [(v, s) for s in seeds for v in variants if f"seed{s}" not in results.get(v, {})]
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+
+    def train(variant: str, seed: int):
+        run_dir = os.path.join(output_dir, variant, f"seed{seed}")
+        config = base_config if variant == "baseline" else sr_config
+        resume = os.path.isfile(os.path.join(run_dir, "last_checkpoint"))
+        cmd = _run_command(config, run_dir, seed, [*overrides, *table[variant]], resume)
+        os.makedirs(run_dir, exist_ok=True)
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+        with open(os.path.join(run_dir, "ablate.log"), "a") as log:
+            log.write("$ " + " ".join(cmd) + "\n")
+            log.flush()
+            code = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO).returncode
+        if code != 0:
+            raise RuntimeError(f"{variant} seed {seed} failed (exit {code}): see {run_dir}/ablate.log")
+        result = final_result(run_dir)
+        if result is None:
+            raise RuntimeError(f"{variant} seed {seed}: {run_dir}/metrics.json has no final evaluation")
+        return variant, seed, result
+
+    failures = []
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(train, v, s) for v, s in todo]
+        for future in futures:
+            try:
+                variant, seed, result = future.result()
+            except RuntimeError as e:
+                failures.append(str(e))
+                continue
+            results.setdefault(variant, {})[f"seed{seed}"] = result
+            write_summary(results, variants, output_dir)
+    write_summary(results, variants, output_dir)
+    if failures:
+        raise RuntimeError("; ".join(failures))
+    return results
+
+
+def write_summary(results: Dict, variants: Sequence[str], output_dir: str) -> None:
+    """results.json (every run), results.md and results.png (mean and spread per variant)."""
+    _write_json(os.path.join(output_dir, "results.json"), results)
+    order = list(variants) + [v for v in results if v not in variants]
+    rows = summarize(results, order)
+    with open(os.path.join(output_dir, "results.md"), "w") as f:
+        f.write(markdown_table(rows))
+    if rows:
+        plot(rows, results, os.path.join(output_dir, "results.png"))
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--config-file", required=True, help="the SR config (sr_<baseline>.py)")
+    parser.add_argument("--variants", nargs="+", required=True)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--jobs", type=int, default=1, help="runs trained at the same time")
+    parser.add_argument("--output-dir", required=True)
+    parser.add_argument("--define", nargs=2, action="append", default=[], metavar=("NAME", "OVERRIDES"),
+                        help='a variant of your own: NAME "key=value key=value"')
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="overrides for every run (key=value)")
+    args = parser.parse_args(argv)
+    defined = {name: overrides.split() for name, overrides in args.define}
+    try:
+        ablate(args.config_file, args.variants, args.seeds, args.output_dir, jobs=args.jobs,
+               overrides=args.opts, defined=defined)
+    except (RuntimeError, ValueError, FileNotFoundError) as e:
+        print(f"ablate: {e}", file=sys.stderr)
+        return 1
+    with open(os.path.join(args.output_dir, "results.md")) as f:
+        print(f.read())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
