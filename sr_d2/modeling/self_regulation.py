@@ -292,7 +292,8 @@ class SelfRegulation(nn.Module):
             self._track_teacher(teacher, shares, iteration)
         scale = self.sr_scale(iteration)
         if storage is not None:
-            storage.put_scalars(sr_scale=scale, sr_teacher_accuracy=float(self.teacher_accuracy))
+            storage.put_scalars(sr_scale=scale, sr_teacher_accuracy=float(self.teacher_accuracy),
+                                smoothing_hint=False)
         zero = final_logits.new_zeros(())
         losses["loss_sr_f"] = losses["loss_sr_l"] = zero
         if scale > 0 and self.sr_f_weight > 0:

@@ -68,7 +68,7 @@ def benchmark(
         cfg = copy.deepcopy(sr_model)
         for key, value in SR_PRESETS[preset].items():
             cfg.self_regulation[key] = list(value) if isinstance(value, tuple) else value
-        cfg.self_regulation.warmup_iters = 0  # measure SR switched on
+        cfg.self_regulation.warmup = 0.0  # measure SR switched on
         variants[f"SR {preset}"] = cfg
 
     num_classes = variants["baseline"].sem_seg_head.num_classes

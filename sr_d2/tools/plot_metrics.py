@@ -1,6 +1,7 @@
 """
 Training curves from detectron2's ``metrics.json``: one panel per loss term (the head's, the
-exits', SR-F, SR-L, total) and per validation metric, the runs overlaid.
+exits', SR-F, SR-L, total), for SR's scale and its teacher's accuracy, and per validation
+metric, the runs overlaid.
 
     python -m sr_d2.tools.plot_metrics output/synthetic/sem_seg_fpn_R18 output/synthetic/sr_sem_seg_fpn_R18 \\
         --names baseline SR --output curves.png
@@ -24,6 +25,8 @@ DEFAULT_METRICS = (
 )  # fmt: skip
 
 HEAD_LOSS = "loss_sem_seg"
+# Logged by SelfRegulation: the factor on SR-F and SR-L (0 during the warm-up) and the teacher's accuracy.
+SR_SWITCH = ("sr_scale", "sr_teacher_accuracy")
 
 Series = Dict[str, List[Tuple[int, float]]]
 
@@ -59,7 +62,7 @@ def plot_metrics(
 ) -> List[str]:
     """
     Write the curves of ``runs`` (labelled ``names``) to the PNG ``output``: every loss term any
-    run logged, then each of ``metrics`` that some run logged. Returns the panels' keys. A run
+    run logged, SR's switch-on (``SR_SWITCH``), then each of ``metrics`` that some run logged. Returns the panels' keys. A run
     that logged only "total_loss" (one loss term) is drawn in the "loss_sem_seg" panel too.
     """
     if len(names) != len(runs):
@@ -71,6 +74,7 @@ def plot_metrics(
             s[HEAD_LOSS] = s["total_loss"]
     losses = sorted({k for s in series for k in s if k.startswith("loss_")})
     keys = ["total_loss"] * any("total_loss" in s for s in series) + losses
+    keys += [k for k in SR_SWITCH if any(k in s for s in series)]
     keys += [m for m in metrics if any(m in s for s in series)]
     if not keys:
         raise ValueError(f"none of {list(runs)} logged losses or any of {list(metrics)}")

@@ -3,10 +3,12 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from sr_d2.modeling.losses import (
     image_cls_loss,
     image_labels_from_mask,
+    label_shares,
     sem_seg_ce_loss,
     sr_f_loss,
     sr_l_loss,
@@ -46,9 +48,36 @@ def _bce(logit, target):
 
 
 def test_sem_seg_ce_skips_void_pixels():
-    targets = torch.tensor([[[0, 1], [IGNORE, 0]]])
+    shares = label_shares(torch.tensor([[[0, 1], [IGNORE, 0]]]), 2, IGNORE)
     expected = (_ce(STUDENT[0], 0) + _ce(STUDENT[1], 1) + _ce(STUDENT[3], 0)) / 3
-    assert sem_seg_ce_loss(_logits(STUDENT), targets, IGNORE).item() == pytest.approx(expected, rel=1e-6)
+    assert sem_seg_ce_loss(_logits(STUDENT), shares).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_area_shares_keep_a_one_pixel_line_that_nearest_sampling_drops():
+    # 8x8, class 0 everywhere, a vertical 1-px line of class 1 in column 5, void in row 0 of cell (0, 0).
+    targets = torch.zeros(1, 8, 8, dtype=torch.long)
+    targets[0, :, 5] = 1
+    targets[0, 0, :4] = IGNORE
+    area = label_shares(targets, 2, IGNORE, stride=4)
+    assert area.shape == (1, 2, 2, 2)
+    # cells (i, 1) hold 4 of 16 line pixels; cell (0, 0) has 4 void pixels: 12/16 class 0.
+    assert area[0, 1].tolist() == [[0.0, 0.25], [0.0, 0.25]]
+    assert area[0, 0].tolist() == [[0.75, 0.75], [1.0, 0.75]]
+    nearest = label_shares(targets, 2, IGNORE, stride=4, sampling="nearest")
+    assert nearest[0, 1].sum() == 0  # the line never crosses a sampled pixel (columns 0 and 4)
+    assert nearest[0, :, 0, 0].tolist() == [0.0, 0.0]  # the sampled pixel (0, 0) is void
+
+
+def test_ce_over_area_shares_equals_full_resolution_ce_of_repeated_logits():
+    g = torch.Generator().manual_seed(0)
+    targets = torch.randint(0, 4, (2, 8, 12), generator=g)
+    targets[0, :3, :5] = IGNORE
+    logits = torch.randn(2, 3, 2, 3, generator=g)
+    full = F.cross_entropy(logits.repeat_interleave(4, 2).repeat_interleave(4, 3),
+                           torch.where(targets == 3, IGNORE, targets), ignore_index=IGNORE)
+    # class id 3 is out of range for 3 classes: void like the ignore value
+    got = sem_seg_ce_loss(logits, label_shares(targets, 3, IGNORE, stride=4))
+    assert got.item() == pytest.approx(full.item(), rel=1e-5)
 
 
 def test_image_labels_from_mask_ignore_void():
@@ -79,11 +108,12 @@ def test_sr_f_soft_is_tau_squared_kl():
 def test_sr_f_confidence_mask_keeps_confident_teacher_pixels():
     # Teacher top probabilities: 0.95, 0.88, 0.52, 0.92 -> a 0.9 threshold keeps pixels 0 and 3.
     tau = 2.0
-    expected = (_kl(STUDENT[0], TEACHER[0], tau) + _kl(STUDENT[3], TEACHER[3], tau)) / 2 * tau**2
+    # Left-out pixels add 0: the mean stays over all 4 pixels.
+    expected = (_kl(STUDENT[0], TEACHER[0], tau) + _kl(STUDENT[3], TEACHER[3], tau)) / 4 * tau**2
     got = sr_f_loss(_logits(STUDENT), _logits(TEACHER), mode="soft", tau=tau, min_confidence=0.9)
     assert got.item() == pytest.approx(expected, rel=1e-5)
     hard = sr_f_loss(_logits(STUDENT), _logits(TEACHER), mode="hard", min_confidence=0.9)
-    assert hard.item() == pytest.approx((_ce(STUDENT[0], 0) + _ce(STUDENT[3], 1)) / 2, rel=1e-6)
+    assert hard.item() == pytest.approx((_ce(STUDENT[0], 0) + _ce(STUDENT[3], 1)) / 4, rel=1e-6)
 
 
 def test_sr_l_image_is_bce_against_teacher_probabilities():
@@ -121,11 +151,34 @@ def test_bad_mode_and_shape_are_named():
         sr_l_loss(_logits(STUDENT), _logits(TEACHER)[..., :1, :], mode="pixel")
 
 
-def test_sr_f_with_labels_keeps_only_pixels_the_teacher_gets_right():
-    # Teacher argmax 0, 1, 0, 1; labels 0, 0, void, 1 -> pixels 0 and 3 are kept.
-    labels = torch.tensor([[[0, 0], [IGNORE, 1]]])
+def test_sr_f_teacher_right_gate_keeps_pixels_the_teacher_gets_right():
+    # Teacher argmax 0, 1, 0, 1; labels 0, 0, void, 1 -> pixels 0 and 3 count, over 3 labelled.
+    shares = label_shares(torch.tensor([[[0, 0], [IGNORE, 1]]]), 2, IGNORE)
     tau = 2.0
-    expected = (_kl(STUDENT[0], TEACHER[0], tau) + _kl(STUDENT[3], TEACHER[3], tau)) / 2 * tau**2
-    got = sr_f_loss(_logits(STUDENT), _logits(TEACHER), mode="soft", tau=tau, labels=labels,
-                    ignore_value=IGNORE)
+    expected = (_kl(STUDENT[0], TEACHER[0], tau) + _kl(STUDENT[3], TEACHER[3], tau)) / 3 * tau**2
+    got = sr_f_loss(_logits(STUDENT), _logits(TEACHER), mode="soft", tau=tau, gate="teacher_right",
+                    shares=shares)
     assert got.item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_sr_f_student_wrong_gate_keeps_detail_the_student_misses():
+    # Teacher argmax 0, 1, 0, 1; student argmax 0, 0, 1, 0 (pixel 3 a tie: argmax 0); labels
+    # 0, 1, 0, 1: the teacher is right everywhere, the student wrong on pixels 1, 2, 3.
+    shares = label_shares(torch.tensor([[[0, 1], [0, 1]]]), 2, IGNORE)
+    expected = (_ce(STUDENT[1], 1) + _ce(STUDENT[2], 0) + _ce(STUDENT[3], 1)) / 4
+    got = sr_f_loss(_logits(STUDENT), _logits(TEACHER), gate="teacher_right_student_wrong", shares=shares)
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_sr_f_gate_weighs_a_cell_by_the_share_of_the_teachers_class():
+    # One 1x1 cell covering a 2x2 label patch: 1 pixel of class 1, 2 of class 0, 1 void.
+    shares = label_shares(torch.tensor([[[1, 0], [0, IGNORE]]]), 2, IGNORE, stride=2)
+    student, teacher = torch.tensor([[[[0.5]], [[-1.0]]]]), torch.tensor([[[[0.0]], [[2.0]]]])
+    # teacher says class 1: right on 1 of the 3 labelled pixels
+    expected = 0.25 * _ce(STUDENT[0], 1) / 0.75
+    got = sr_f_loss(student, teacher, gate="teacher_right", shares=shares)
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+    with pytest.raises(ValueError, match="needs the label shares"):
+        sr_f_loss(student, teacher, gate="teacher_right")
+    with pytest.raises(ValueError, match="'always'"):
+        sr_f_loss(student, teacher, gate="always", shares=shares)

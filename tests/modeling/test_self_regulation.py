@@ -1,5 +1,6 @@
 import pytest
 import torch
+import torch.nn.functional as F
 
 from detectron2.layers import ShapeSpec
 from detectron2.utils.events import EventStorage
@@ -11,7 +12,7 @@ SHAPES = {"res3": ShapeSpec(channels=6, stride=8), "res2": ShapeSpec(channels=4,
 
 
 def _sr(**overrides):
-    settings = {**SR_PRESETS["sr-d2"], "norm": "", "warmup_iters": 0, "ramp_iters": 0, **overrides}
+    settings = {**SR_PRESETS["sr-d2"], "norm": "", "max_iter": 40, "warmup": 0.0, **overrides}
     return SelfRegulation(SHAPES, num_classes=C, ignore_value=IGNORE, **settings)
 
 
@@ -68,8 +69,9 @@ def test_mea_losses_reach_every_exit_and_the_features():
     assert all(g > 0 for g in _grads(losses["loss_exit_cls"], list(sr.final_image_classifier.parameters())))
 
 
-def test_warmup_then_linear_ramp():
-    sr = _sr(warmup_iters=10, ramp_iters=4)
+def test_warmup_then_linear_ramp_as_fractions_of_the_schedule():
+    sr = _sr(warmup=0.25, ramp=0.1)  # of 40 iterations: off before 10, full from 13
+    assert (sr.warmup_iters, sr.ramp_iters) == (10, 4)
     assert [sr.sr_scale(i) for i in (0, 9, 10, 11, 13, 100)] == [0.0, 0.0, 0.25, 0.5, 1.0, 1.0]
     features, final_logits, targets = _inputs()
     before = sr(features, final_logits, targets, iteration=9)
@@ -79,15 +81,60 @@ def test_warmup_then_linear_ramp():
     assert before["loss_exit_seg"].item() == pytest.approx(after["loss_exit_seg"].item())
 
 
-def test_iteration_comes_from_detectron2_event_storage():
-    sr = _sr(warmup_iters=5)
+def test_iteration_comes_from_detectron2_event_storage_which_logs_the_switch():
+    sr = _sr(warmup=0.125)  # 5 of 40
     features, final_logits, targets = _inputs()
-    with EventStorage(start_iter=4):
+    with EventStorage(start_iter=4) as storage:
         assert sr(features, final_logits, targets)["loss_sr_f"].item() == 0
-    with EventStorage(start_iter=5):
+        assert storage.latest()["sr_scale"] == (0.0, 4)
+    with EventStorage(start_iter=5) as storage:
         assert sr(features, final_logits, targets)["loss_sr_f"].item() > 0
+        assert storage.latest()["sr_scale"] == (1.0, 5)
+        assert 0.0 <= storage.latest()["sr_teacher_accuracy"][0] <= 1.0
     with pytest.raises(ValueError, match="iteration"):
         sr(features, final_logits, targets)
+
+
+def test_adaptive_switch_on_when_the_teachers_running_accuracy_passes_the_threshold():
+    # A res2 exit that predicts its input feature (one-hot maps), right on 1/4 of the pixels for
+    # 6 steps, then on all of them.
+    shapes = {"res2": ShapeSpec(channels=C, stride=4), "res3": ShapeSpec(channels=6, stride=8)}
+    settings = {**SR_PRESETS["sr-d2"], "conv_kernels": (), "norm": "", "loss_stride": 1}
+    sr = SelfRegulation(shapes, num_classes=C, ignore_value=IGNORE, **settings, max_iter=40,
+                        warmup=0.1, switch_on_accuracy=0.6)
+    with torch.no_grad():
+        sr.exits["res2"].predictor.weight.copy_(torch.eye(C)[:, :, None, None] * 10)
+        sr.exits["res2"].predictor.bias.zero_()
+    g = torch.Generator().manual_seed(0)
+    targets = torch.randint(0, C, (2, 8, 8), generator=g)
+    final_logits, res3 = torch.randn(2, C, 8, 8, generator=g), torch.randn(2, 6, 4, 4, generator=g)
+    right = F.one_hot(targets, C).permute(0, 3, 1, 2).float()
+    poor = torch.cat([right[..., :2], F.one_hot((targets[..., 2:] + 1) % C, C).permute(0, 3, 1, 2)], -1)
+    scales, accuracy, expected_scales = [], 0.0, []
+    for iteration in range(16):
+        res2, right_share = (poor.float(), 0.25) if iteration < 6 else (right, 1.0)
+        with EventStorage(start_iter=iteration) as storage:
+            sr.train()({"res2": res2, "res3": res3}, final_logits, targets)
+            scales.append(storage.latest()["sr_scale"][0])
+        accuracy = 0.9 * accuracy + 0.1 * right_share
+        expected_scales.append(1.0 if accuracy >= 0.6 else 0.0)  # past the warm-up (4) here
+    assert sr.teacher_accuracy.item() == pytest.approx(accuracy, rel=1e-5)
+    assert scales == expected_scales == [0.0] * 13 + [1.0] * 3 and int(sr.switched_on_at) == 13
+    assert int(sr.state_dict()["switched_on_at"]) == 13  # in checkpoints: a resume keeps the switch
+    assert sr.sr_scale(30) == 1.0 and sr.sr_scale(12) == 0.0
+
+
+@pytest.mark.parametrize("setting,message", [
+    (dict(warmup=1.0), "warmup=1.0"),
+    (dict(sr_f_weight="abc"), "sr_f_weight must be a number"),
+    (dict(sr_f_gate="sometimes"), "sr_f_gate must be one of"),
+    (dict(max_iter=0), "max_iter must be an integer"),
+    (dict(ramp=-0.5), "ramp must be a number >= 0"),
+    (dict(label_sampling="bicubic"), "label_sampling"),
+])
+def test_bad_settings_fail_at_build_naming_the_setting(setting, message):
+    with pytest.raises(ValueError, match=message):
+        _sr(**setting)
 
 
 def test_given_image_labels_replace_those_from_the_mask():

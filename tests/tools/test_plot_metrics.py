@@ -27,11 +27,12 @@ def test_plots_every_loss_term_and_the_logged_metrics(tmp_path):
     base = _write(tmp_path / "base", [{"iteration": i, "total_loss": 1.0 / i, "sem_seg/mIoU": i}
                                       for i in (10, 20)])
     sr = _write(tmp_path / "sr", [{"iteration": i, "total_loss": 2.0 / i, "loss_sem_seg": 1.0 / i,
-                                   "loss_sr_f": 0.5, "sem_seg/mIoU": i + 1, "sem_seg/BF": 50.0}
+                                   "loss_sr_f": 0.5, "sr_scale": float(i > 10), "sem_seg/mIoU": i + 1,
+                                   "sem_seg/BF": 50.0}
                                   for i in (10, 20)])
     out = tmp_path / "plots" / "curves.png"
     keys = plot_metrics([base, sr], ["baseline", "SR"], str(out))
-    assert keys == ["total_loss", "loss_sem_seg", "loss_sr_f", "sem_seg/mIoU", "sem_seg/BF"]
+    assert keys == ["total_loss", "loss_sem_seg", "loss_sr_f", "sr_scale", "sem_seg/mIoU", "sem_seg/BF"]
     image = np.asarray(Image.open(out))
     assert image.shape == (2 * 3 * 80, 4 * 4 * 80, 4)  # 2 rows of 4 panels, 4x3 inches at 80 dpi
 

@@ -39,7 +39,7 @@ def test_training_runs_and_logs_the_parent_and_sr_losses(tiny_panoptic, tmp_path
     args = default_argument_parser().parse_args([
         "--config-file", SR_CONFIG, *_data(tiny_panoptic), "dataloader.train.total_batch_size=2",
         "train.max_iter=3", "train.eval_period=0", "train.log_period=1", "train.device=cpu",
-        "model.self_regulation.warmup_iters=1", f"train.output_dir={tmp_path}",
+        "model.self_regulation.warmup=0.34", f"train.output_dir={tmp_path}",
     ])
     results = train_net.main(args)
     with open(tmp_path / "metrics.json") as f:
@@ -53,7 +53,7 @@ def test_training_runs_and_logs_the_parent_and_sr_losses(tiny_panoptic, tmp_path
 
 def test_eval_outputs_equal_panoptic_fpn_and_run_no_exit(tiny_panoptic):
     torch.manual_seed(0)
-    sr = instantiate(load_lazy_config(SR_CONFIG, ["model.self_regulation.warmup_iters=0"]).model)
+    sr = instantiate(load_lazy_config(SR_CONFIG, ["model.self_regulation.warmup=0"]).model)
     plain = instantiate(load_lazy_config(CONFIG).model)
     assert isinstance(sr, SRPanopticFPN) and type(plain) is PanopticFPN
     with EventStorage():  # BatchNorm statistics move away from their init

@@ -15,7 +15,7 @@ CONFIGS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "configs", "
 def _models():
     torch.manual_seed(0)
     sr_config = os.path.join(CONFIGS, "sr_sem_seg_fpn_R18.py")
-    sr = instantiate(load_lazy_config(sr_config, ["model.self_regulation.warmup_iters=0"]).model)
+    sr = instantiate(load_lazy_config(sr_config, ["model.self_regulation.warmup=0"]).model)
     plain = instantiate(load_lazy_config(os.path.join(CONFIGS, "sem_seg_fpn_R18.py")).model)
     missing, unexpected = plain.load_state_dict(sr.state_dict(), strict=False)
     assert missing == [] and all(k.startswith("self_regulation.") for k in unexpected)
@@ -94,7 +94,9 @@ def test_builds_from_a_yacs_config():
     assert isinstance(model, SRSemanticSegmentor) and isinstance(model, SemanticSegmentor)
     assert model.self_regulation.in_features == ["res2", "res3", "res4", "res5"]
     assert model.self_regulation.sr_f_mode == "soft"
-    assert model.self_regulation.warmup_iters == cfg.SOLVER.MAX_ITER // 4  # WARMUP_ITERS=-1
+    assert model.self_regulation.warmup_iters == round(0.25 * cfg.SOLVER.MAX_ITER)  # WARMUP=0.25
+    cfg.SOLVER.MAX_ITER = 30000
+    assert build_model(cfg).self_regulation.warmup_iters == 7500
     assert model.self_regulation.exits["res5"].convs[0].weight.shape[1] == 2048  # R-50 default
     cfg.MODEL.SR.IN_FEATURES = ["res2", "res9"]
     with pytest.raises(KeyError, match="res9"):

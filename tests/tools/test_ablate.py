@@ -1,0 +1,69 @@
+"""The ablation runner: variants x seeds through train_net.py, resumable, summarised."""
+import json
+import math
+import os
+
+import pytest
+
+from sr_d2.tools.ablate import ablate, baseline_config, markdown_table, summarize
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SR_CONFIG = os.path.join(REPO, "configs", "synthetic", "sr_sem_seg_fpn_R18.py")
+TINY = ["train.max_iter=2", "train.eval_period=0", "train.checkpointer.period=1", "train.log_period=1",
+        "train.device=cpu", "dataloader.train.total_batch_size=2", "dataloader.train.num_workers=0",
+        "dataloader.test.num_workers=0"]
+
+
+def _commands(run_dir):
+    with open(os.path.join(run_dir, "ablate.log")) as f:
+        return [line for line in f if line.startswith("$ ")]
+
+
+def test_runs_every_variant_and_seed_once_and_resumes(tmp_path):
+    out = str(tmp_path)
+    variants = ["baseline", "no-warmup"]
+    defined = {"no-warmup": ["model.self_regulation.warmup=0"]}
+    results = ablate(SR_CONFIG, variants, [0, 1], out, jobs=2, overrides=TINY, defined=defined)
+    assert {v: sorted(r) for v, r in results.items()} == {v: ["seed0", "seed1"] for v in variants}
+    for v in variants:
+        for seed in (0, 1):
+            run = os.path.join(out, v, f"seed{seed}")
+            assert results[v][f"seed{seed}"]["iteration"] == 2  # evaluated after the last step
+            with open(os.path.join(run, "config.yaml")) as f:
+                config = f.read()
+            assert f"seed: {seed}" in config
+            assert ("SRSemanticSegmentor" in config) == (v == "no-warmup")
+    with open(os.path.join(out, "results.json")) as f:
+        assert json.load(f) == results
+    table = open(os.path.join(out, "results.md")).read()
+    assert "| baseline | 2 |" in table and "| no-warmup | 2 |" in table
+    assert os.path.getsize(os.path.join(out, "results.png")) > 0
+
+    # A second call trains nothing; a run missing from results.json resumes from its checkpoint.
+    del results["no-warmup"]["seed1"]
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump(results, f)
+    again = ablate(SR_CONFIG, variants, [0, 1], out, jobs=2, overrides=TINY, defined=defined)
+    assert sorted(again["no-warmup"]) == ["seed0", "seed1"]
+    assert len(_commands(os.path.join(out, "baseline", "seed0"))) == 1
+    resumed = _commands(os.path.join(out, "no-warmup", "seed1"))
+    assert len(resumed) == 2 and "--resume" in resumed[1] and "--resume" not in resumed[0]
+
+
+def test_summary_is_the_mean_and_sample_spread_over_seeds():
+    results = {"a": {"seed0": {"sem_seg/mIoU": 50.0, "sem_seg/BF": 10.0},
+                     "seed1": {"sem_seg/mIoU": 54.0, "sem_seg/BF": 20.0}},
+               "b": {"seed0": {"sem_seg/mIoU": 40.0}}}
+    rows = summarize(results, ["b", "a", "missing"])
+    assert [r["variant"] for r in rows] == ["b", "a"]
+    assert rows[1]["sem_seg/mIoU"] == (52.0, pytest.approx(math.sqrt(8.0)))
+    assert rows[0]["sem_seg/mIoU"] == (40.0, None)
+    table = markdown_table(rows)
+    assert "| a | 2 | 52.0 +/- 2.8 |" in table and "| b | 1 | 40.0 |" in table
+
+
+def test_unknown_variant_and_missing_baseline_are_named(tmp_path):
+    with pytest.raises(ValueError, match="'nope'"):
+        ablate(SR_CONFIG, ["nope"], [0], str(tmp_path))
+    with pytest.raises(ValueError, match="sr_<baseline>.py"):
+        baseline_config(os.path.join(REPO, "configs", "synthetic", "sem_seg_fpn_R18.py"))
