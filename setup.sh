@@ -2,8 +2,14 @@
 # Set up sr-d2 in ./.venv: torch, detectron2, sr-d2 (editable) and the test tools.
 # Idempotent: each step checks what is installed and skips when it is already right.
 #
-#   SR_D2_DETECTRON2=auto|github|pypi   where detectron2 comes from (default auto: GitHub when
-#                                       reachable, else the PyPI sdist of v0.6 without C++ ops)
+#   SR_D2_DETECTRON2=auto|github|pypi|PATH  where detectron2 comes from. auto (default): GitHub when
+#                                       reachable, else the PyPI sdist of v0.6 without C++ ops;
+#                                       github: its source at the pinned commit D2_COMMIT below;
+#                                       PATH: a detectron2 source folder or .tar.gz (e.g. the
+#                                       vendored main, ../shared/vendor/detectron2-main-*.tar.gz)
+#   SR_D2_DETECTRON2_EXT=1|0            build detectron2's C++ extension from a GitHub or PATH
+#                                       source (default 1; sr-d2 needs no compiled op)
+#   SR_D2_VENV=.venv                    where the virtual environment goes
 #   PYTHON=python3.11                   interpreter for the virtual environment
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -12,11 +18,13 @@ STEP="start"
 trap 'echo "setup.sh: FAILED at step: $STEP" >&2' ERR
 step() { STEP="$1"; echo "==> $1"; }
 
-VENV=.venv
+VENV="${SR_D2_VENV:-.venv}"
 PY="$VENV/bin/python"
 CONSTRAINTS=.ci/constraints-d2-v0.6.txt
 D2_SOURCE="${SR_D2_DETECTRON2:-auto}"
+D2_EXT="${SR_D2_DETECTRON2_EXT:-1}"
 D2_GIT=https://github.com/facebookresearch/detectron2.git
+D2_COMMIT=02b5c4e295e990042a714712c21dc79b731e8833  # main, 2026-06-06 (the vendored tarball's)
 # Silence pip's notes about this machine's configured local indexes.
 pip_() { "$PY" -m pip --disable-pip-version-check "$@" 2> >(grep -v "is ignored: it is neither" >&2); }
 
@@ -40,10 +48,19 @@ if [ "$D2_SOURCE" = auto ]; then
   fi
 fi
 case "$D2_SOURCE" in
-  github) PINS="$COMMON_PINS" ;;
-  pypi) PINS="$CONSTRAINTS" ;;
-  *) STEP="SR_D2_DETECTRON2=$D2_SOURCE"; echo "SR_D2_DETECTRON2 must be auto, github or pypi" >&2; exit 2 ;;
+  pypi | github | "github ext="* | path:*) ;;
+  *)
+    if [ ! -e "$D2_SOURCE" ]; then
+      STEP="SR_D2_DETECTRON2=$D2_SOURCE"
+      echo "SR_D2_DETECTRON2 must be auto, github, pypi or a detectron2 source folder or tarball;" \
+           "$D2_SOURCE does not exist" >&2
+      exit 2
+    fi
+    D2_SOURCE="path:$(cd "$(dirname "$D2_SOURCE")" && pwd)/$(basename "$D2_SOURCE")" ;;
 esac
+case "$D2_EXT" in 0|1) ;; *) echo "SR_D2_DETECTRON2_EXT must be 0 or 1" >&2; exit 2 ;; esac
+case "$D2_SOURCE" in pypi | *" ext="[01]) ;; *) D2_SOURCE="$D2_SOURCE ext=$D2_EXT" ;; esac
+if [ "$D2_SOURCE" = pypi ]; then PINS="$CONSTRAINTS"; else PINS="$COMMON_PINS"; fi
 
 step "torch 2.14.1 + torchvision 0.29.1"
 if ! "$PY" -c 'import torch, torchvision; assert torch.__version__.split("+")[0] == "2.14.1"' 2>/dev/null; then
@@ -52,9 +69,30 @@ fi
 
 step "detectron2 ($D2_SOURCE)"
 if [ "$(installed_d2_source)" != "$D2_SOURCE" ] || ! "$PY" -c 'import detectron2.modeling' 2>/dev/null; then
-  if [ "$D2_SOURCE" = github ]; then
-    echo "detectron2: installing from its GitHub source (builds the C++ extension)"
-    pip_ install -q -c "$PINS" --no-build-isolation "git+$D2_GIT"
+  if [ "$D2_SOURCE" != pypi ]; then
+    src=$(mktemp -d)
+    case "$D2_SOURCE" in
+      github*)
+        echo "detectron2: from its GitHub source at $D2_COMMIT"
+        git clone -q "$D2_GIT" "$src/detectron2" && git -C "$src/detectron2" checkout -q "$D2_COMMIT" ;;
+      *)
+        path="${D2_SOURCE#path:}"; path="${path% ext=*}"
+        echo "detectron2: from the local source $path"
+        if [ -d "$path" ]; then
+          cp -r "$path" "$src/detectron2"
+        else  # a tarball with setup.py at its top or in its one folder
+          mkdir "$src/x" && tar -xzf "$path" -C "$src/x"
+          if [ -f "$src/x/setup.py" ]; then mv "$src/x" "$src/detectron2"; else mv "$src"/x/*/ "$src/detectron2"; fi
+        fi
+        test -f "$src/detectron2/setup.py" ;;
+    esac
+    if [ "${D2_SOURCE##* ext=}" = 0 ]; then
+      echo "detectron2: without its C++ extension (SR_D2_DETECTRON2_EXT=0)"
+      sed -i 's/ext_modules=get_extensions(),/ext_modules=[],/' "$src/detectron2/setup.py"
+      grep -q 'ext_modules=\[\],' "$src/detectron2/setup.py"
+    fi
+    pip_ install -q -c "$PINS" --no-build-isolation "$src/detectron2"
+    rm -rf "$src"
   else
     echo "detectron2: GitHub unreachable; installing the PyPI sdist pb1-detectron2==0.6 (detectron2"
     echo "            v0.6's Python code) without its C++ extension, under $CONSTRAINTS"

@@ -1,4 +1,5 @@
 from .sem_seg_evaluation import (
+    DEFAULT_AREA_THRESHOLDS,
     SIZE_BINS,
     SRSemSegEvaluator,
     failure_masks,

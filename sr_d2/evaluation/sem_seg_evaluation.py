@@ -3,22 +3,26 @@ detectron2's SemSegEvaluator plus measures of the two failures SR targets: small
 (segment recall by size), thin parts and edges (boundary F-score), and parts of large segments
 given another class (part-mislabel rate).
 """
+import inspect
 from typing import Dict, Optional, Sequence
 
 import cv2
 import numpy as np
 import PIL.Image as Image
 
-from detectron2.data import MetadataCatalog
+from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.evaluation import SemSegEvaluator
-from detectron2.utils.comm import all_gather, is_main_process, synchronize
+from detectron2.utils.comm import all_gather
 from detectron2.utils.file_io import PathManager
 
 __all__ = [
-    "SIZE_BINS", "SRSemSegEvaluator", "failure_masks", "failure_metrics", "failure_stats", "gt_segments",
+    "DEFAULT_AREA_THRESHOLDS", "SIZE_BINS", "SRSemSegEvaluator", "failure_masks", "failure_metrics",
+    "failure_stats", "gt_segments",
 ]
 
 SIZE_BINS = ("small", "medium", "large")
+# Limits between the bins, as a segment's share of the image area.
+DEFAULT_AREA_THRESHOLDS = (0.005, 0.05)
 
 
 def gt_segments(gt: np.ndarray, cls: int, area_thresholds: Sequence[float]):
@@ -188,7 +192,7 @@ class SRSemSegEvaluator(SemSegEvaluator):
         distributed: bool = True,
         output_dir: Optional[str] = None,
         *,
-        area_thresholds: Sequence[float] = (0.005, 0.05),
+        area_thresholds: Sequence[float] = DEFAULT_AREA_THRESHOLDS,
         boundary_tolerance: int = 2,
         thin_classes: Optional[Sequence[str]] = None,
     ):
@@ -201,7 +205,15 @@ class SRSemSegEvaluator(SemSegEvaluator):
             thin_classes: class names averaged in the "-thin" metrics; default: the metadata's
                 ``thin_classes`` (set for CamVid and the synthetic set), else none.
         """
-        super().__init__(dataset_name, distributed, output_dir)
+        parent_args = inspect.signature(SemSegEvaluator.__init__).parameters
+        loader = parent_args.get("sem_seg_loading_fn")  # detectron2 after v0.6
+        extra = {} if loader is None else {"sem_seg_loading_fn": self._load_and_keep_gt}
+        super().__init__(dataset_name, distributed, output_dir, **extra)
+        self._default_loader = None if loader is None else loader.default
+        self._gather = distributed
+        meta = MetadataCatalog.get(dataset_name)
+        self._names, self._ignore = list(meta.stuff_classes), meta.ignore_label
+        self._gt_files = {d["file_name"]: d["sem_seg_file_name"] for d in DatasetCatalog.get(dataset_name)}
         if not (len(area_thresholds) == 2 and 0 < area_thresholds[0] <= area_thresholds[1]):
             raise ValueError(f"area_thresholds must be two increasing shares, got {area_thresholds}")
         if boundary_tolerance < 0:
@@ -211,68 +223,54 @@ class SRSemSegEvaluator(SemSegEvaluator):
         if thin_classes is None:
             thin_classes = MetadataCatalog.get(dataset_name).get("thin_classes", ())
         self._thin_classes = tuple(thin_classes)
-        unknown = sorted(set(self._thin_classes) - set(self._class_names))
+        unknown = sorted(set(self._thin_classes) - set(self._names))
         if unknown:
             raise ValueError(f"thin classes {unknown} are not classes of {dataset_name!r}")
 
     def reset(self):
         super().reset()
         self._failure_stats = None
+        self._kept_gt: Dict[str, np.ndarray] = {}
+
+    def _load_and_keep_gt(self, path: str, dtype) -> np.ndarray:
+        """The parent's label-map reader (detectron2 after v0.6), keeping a copy for :meth:`process`."""
+        gt = self._default_loader(path, dtype=dtype)
+        self._kept_gt[path] = np.array(gt, dtype=np.int64)
+        return gt
+
+    def _gt(self, path: str) -> np.ndarray:
+        """(H, W) int64 label map: the one the parent just read, else read as detectron2 v0.6 reads it."""
+        if path in self._kept_gt:
+            return self._kept_gt.pop(path)
+        with PathManager.open(path, "rb") as f:
+            return np.asarray(Image.open(f), dtype=np.int64)
 
     def process(self, inputs, outputs):
         super().process(inputs, outputs)
         for input, output in zip(inputs, outputs):
             pred = output["sem_seg"].argmax(dim=0).cpu().numpy()
-            gt = self._load_gt(self.input_file_to_gt_file[input["file_name"]])
+            gt = self._gt(self._gt_files[input["file_name"]])
             stats = failure_stats(
-                pred, gt, num_classes=self._num_classes, ignore_label=self._ignore_label,
+                pred, gt, num_classes=len(self._names), ignore_label=self._ignore,
                 area_thresholds=self._area_thresholds, boundary_tolerance=self._boundary_tolerance,
             )
-            self._add(stats)
-
-    def _load_gt(self, path: str) -> np.ndarray:
-        """(H, W) int64 label map, read as the parent reads it."""
-        load = getattr(self, "sem_seg_loading_fn", None)  # detectron2 after v0.6
-        if load is not None:
-            return np.asarray(load(path, dtype=np.int64))
-        with PathManager.open(path, "rb") as f:
-            return np.asarray(Image.open(f), dtype=np.int64)
-
-    def _add(self, stats: Dict[str, np.ndarray]) -> None:
-        if self._failure_stats is None:
-            self._failure_stats = {k: v.copy() for k, v in stats.items()}
-        else:
-            for k, v in stats.items():
-                self._failure_stats[k] += v
-
-    def _state(self) -> dict:
-        """What this process accumulated: the parent's counts and predictions, and ours."""
-        matrices = {k: getattr(self, k) for k in ("_conf_matrix", "_b_conf_matrix") if hasattr(self, k)}
-        return {"matrices": matrices, "predictions": self._predictions, "failure": self._failure_stats}
+            if self._failure_stats is None:
+                self._failure_stats = stats
+            else:
+                for k, v in stats.items():
+                    self._failure_stats[k] += v
 
     def evaluate(self):
-        if self._distributed:
-            synchronize()
-            states = all_gather(self._state())
-            if not is_main_process():
-                return None
-            for name in states[0]["matrices"]:
-                setattr(self, name, sum(s["matrices"][name] for s in states))
-            self._predictions = [p for s in states for p in s["predictions"]]
-            self._failure_stats = None
-            for s in states:
-                if s["failure"] is not None:
-                    self._add(s["failure"])
-        # The parent computes its metrics on the merged counts, as it would on one process.
-        distributed, self._distributed = self._distributed, False
-        try:
-            results = super().evaluate()
-        finally:
-            self._distributed = distributed
-        if self._failure_stats is None:
+        results = super().evaluate()  # gathers the parent's own counts across processes
+        stats = [self._failure_stats]
+        if self._gather:
+            stats = all_gather(self._failure_stats)
+        stats = [s for s in stats if s is not None]
+        if results is None or not stats:  # not the main process, or nothing processed
             return results
+        total = {k: sum(s[k] for s in stats) for k in stats[0]}
         res = results["sem_seg"]
-        res.update(failure_metrics(self._failure_stats, self._class_names, self._thin_classes))
+        res.update(failure_metrics(total, self._names, self._thin_classes))
         if self._thin_classes:
             thin_iou = [res[f"IoU-{c}"] for c in self._thin_classes]
             res["mIoU-thin"] = float(np.nanmean(thin_iou)) if np.isfinite(thin_iou).any() else float("nan")

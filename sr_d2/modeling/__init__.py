@@ -8,5 +8,11 @@ from .losses import (
     sr_f_loss,
     sr_l_loss,
 )
-from .meta_arch import SelfRegulated, SRPanopticFPN, SRSemanticSegmentor
-from .self_regulation import SR_PRESETS, SelfRegulation, exit_feature_shapes, run_backbone
+from .meta_arch import SelfRegulated, SRPanopticFPN, SRSemanticSegmentor, exit_inference
+from .self_regulation import (
+    SR_PRESETS,
+    SelfRegulation,
+    exit_feature_shapes,
+    feature_shapes,
+    tapped_features,
+)

@@ -7,14 +7,24 @@ from torch.nn import functional as F
 
 from detectron2.layers import Conv2d, get_norm
 
-__all__ = ["ExitHead"]
+__all__ = ["ExitHead", "ImageClassifier"]
+
+
+class ImageClassifier(nn.Linear):
+    """Image-level classifier of a segmentation output: Linear (C -> C) on its globally pooled logits."""
+
+    def __init__(self, num_classes: int):
+        super().__init__(num_classes, num_classes)
+
+    def forward(self, seg_logits: torch.Tensor) -> torch.Tensor:
+        """(N, C, h, w) segmentation logits -> (N, C) image-level logits."""
+        return super().forward(seg_logits.mean(dim=(2, 3)))
 
 
 class ExitHead(nn.Module):
     """
     One exit of the multi-exit architecture (MEA), used in training only: convs on a backbone
-    feature, a 1x1 pixel classifier, and an image-level classifier (Linear C -> C) on the globally
-    pooled pixel logits.
+    feature, a 1x1 pixel classifier, and an :class:`ImageClassifier` on the pixel logits.
 
     ``conv_kernels=(3, 3)`` with ``conv_dims=256`` is the official code's exit; ``()`` is a bare
     1x1 classifier on the feature.
@@ -54,7 +64,7 @@ class ExitHead(nn.Module):
         self.convs = nn.Sequential(*convs)
         self.predictor = Conv2d(channels, num_classes, kernel_size=1)
         weight_init.c2_msra_fill(self.predictor)
-        self.image_classifier = nn.Linear(num_classes, num_classes)
+        self.image_classifier = ImageClassifier(num_classes)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """
@@ -64,4 +74,4 @@ class ExitHead(nn.Module):
             (N, C, h, w) segmentation logits and (N, C) image-level logits.
         """
         seg_logits = self.predictor(self.convs(x))
-        return seg_logits, self.image_classifier(seg_logits.mean(dim=(2, 3)))
+        return seg_logits, self.image_classifier(seg_logits)

@@ -11,7 +11,8 @@ composed in one module that any segmentation meta-architecture calls in training
   SR-F: S_1 (shallowest) teaches S_2..S_K and S_0   (detail kept in the deep layers)
   SR-L: S_0 (final) teaches S_1..S_K                 (context given to the shallow layers)
 """
-from typing import Dict, List, Optional, Sequence
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, Optional, Sequence
 
 import torch
 from torch import nn
@@ -23,7 +24,7 @@ from detectron2.modeling import Backbone
 from detectron2.utils import comm
 from detectron2.utils.events import EventStorage, get_event_storage
 
-from .exit_head import ExitHead
+from .exit_head import ExitHead, ImageClassifier
 from .losses import (
     SR_F_GATES,
     image_cls_loss,
@@ -34,7 +35,7 @@ from .losses import (
     sr_l_loss,
 )
 
-__all__ = ["SR_PRESETS", "SelfRegulation", "exit_feature_shapes", "run_backbone"]
+__all__ = ["SR_PRESETS", "SelfRegulation", "exit_feature_shapes", "feature_shapes", "tapped_features"]
 
 # Settings of SelfRegulation besides the feature shapes, label ids and the schedule (warm-up).
 # Weights are relative to the model's own head loss (weight 1.0 in detectron2); the official code
@@ -75,33 +76,50 @@ def _event_storage() -> Optional[EventStorage]:
         return None
 
 
-def run_backbone(backbone: Backbone, x: torch.Tensor):
-    """
-    Run ``backbone`` on (N, 3, H, W) images once; returns (its outputs, its outputs together with
-    those of its ``bottom_up`` network, e.g. the ResNet stages "res2".."res5" under an FPN).
-    """
+def _feature_networks(backbone: Backbone) -> List[nn.Module]:
+    """The networks whose named outputs exits can use: ``backbone.bottom_up`` (the ResNet under
+    detectron2's FPN) when it has one, then ``backbone``."""
     bottom_up = getattr(backbone, "bottom_up", None)
-    if bottom_up is None:
-        features = backbone(x)
-        return features, features
-    tapped = {}
-    handle = bottom_up.register_forward_hook(lambda module, inputs, outputs: tapped.update(outputs))
-    try:
-        features = backbone(x)
-    finally:
-        handle.remove()
-    return features, {**tapped, **features}
+    return [backbone] if bottom_up is None else [bottom_up, backbone]
+
+
+def feature_shapes(backbone: Backbone) -> Dict[str, ShapeSpec]:
+    """
+    Shapes of the features an exit can sit on: the backbone's outputs ("p2".."p6" of an FPN,
+    "res2".."res5" of a plain ResNet) and those of its ``bottom_up`` (the ResNet stages under an
+    FPN). For another backbone, put the exits on its own outputs.
+    """
+    shapes: Dict[str, ShapeSpec] = {}
+    for network in _feature_networks(backbone):
+        shapes.update(network.output_shape())
+    return shapes
 
 
 def exit_feature_shapes(backbone: Backbone, names: Sequence[str]) -> Dict[str, ShapeSpec]:
-    """Shapes of the named features among ``backbone``'s outputs and its ``bottom_up``'s."""
-    shapes = dict(backbone.output_shape())
-    if hasattr(backbone, "bottom_up"):
-        shapes = {**backbone.bottom_up.output_shape(), **shapes}
+    """Shapes of the features ``names`` (see :func:`feature_shapes`); KeyError naming any missing."""
+    shapes = feature_shapes(backbone)
     missing = [n for n in names if n not in shapes]
     if missing:
         raise KeyError(f"exit features {missing} are not among the backbone's features {sorted(shapes)}")
     return {n: shapes[n] for n in names}
+
+
+@contextmanager
+def tapped_features(backbone: Backbone) -> Iterator[Dict[str, torch.Tensor]]:
+    """
+    Within the context, every forward of ``backbone`` stores the features of
+    :func:`feature_shapes` ((N, C_f, H / stride_f, W / stride_f) each) in the yielded dict.
+    """
+    tapped: Dict[str, torch.Tensor] = {}
+    handles = [
+        network.register_forward_hook(lambda module, inputs, outputs: tapped.update(outputs))
+        for network in _feature_networks(backbone)
+    ]
+    try:
+        yield tapped
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 class SelfRegulation(nn.Module):
@@ -183,8 +201,8 @@ class SelfRegulation(nn.Module):
                 for name, shape in ordered
             }
         )
-        # Image-level classifier of the final output S_0 (as the exits', on its pooled logits).
-        self.final_image_classifier = nn.Linear(num_classes, num_classes)
+        # Image-level classifier of the final output S_0, as each exit has one.
+        self.final_image_classifier = ImageClassifier(num_classes)
         self.num_classes = num_classes
         self.ignore_value = ignore_value
         self.loss_stride, self.label_sampling = loss_stride, label_sampling
@@ -264,6 +282,9 @@ class SelfRegulation(nn.Module):
         Returns:
             dict of scalar losses: "loss_exit_seg", "loss_exit_cls", "loss_sr_f", "loss_sr_l".
         """
+        if final_logits.shape[1] != self.num_classes:
+            raise ValueError(f"SelfRegulation: the final logits have {final_logits.shape[1]} classes, "
+                             f"its num_classes is {self.num_classes}")
         storage = _event_storage()
         if iteration is None and storage is not None:
             iteration = storage.iter
@@ -272,31 +293,35 @@ class SelfRegulation(nn.Module):
         shares = label_shares(targets, self.num_classes, self.ignore_value, self.loss_stride,
                               self.label_sampling)
         size = tuple(shares.shape[-2:])
-
-        exit_seg: List[torch.Tensor] = []
-        exit_cls: List[torch.Tensor] = []
-        for name in self.in_features:
-            seg, cls = self.exits[name](features[name])
-            exit_seg.append(_resized(seg, size))
-            exit_cls.append(cls)
-        final_cls = self.final_image_classifier(final_logits.mean(dim=(2, 3)))
-        final_seg = _resized(final_logits, size)
+        exits = [self.exits[name](features[name]) for name in self.in_features]
+        exit_seg = [_resized(seg, size) for seg, _ in exits]
+        exit_cls = [cls for _, cls in exits]
+        final_seg, final_cls = _resized(final_logits, size), self.final_image_classifier(final_logits)
 
         losses = {
             "loss_exit_seg": self.exit_seg_weight * sum(sem_seg_ce_loss(s, shares) for s in exit_seg),
             "loss_exit_cls": self.exit_cls_weight
             * sum(image_cls_loss(c, image_labels) for c in exit_cls + [final_cls]),
         }
-        teacher = exit_seg[0]
         if self.training:
-            self._track_teacher(teacher, shares, iteration)
+            self._track_teacher(exit_seg[0], shares, iteration)
         scale = self.sr_scale(iteration)
         if storage is not None:
             storage.put_scalars(sr_scale=scale, sr_teacher_accuracy=float(self.teacher_accuracy),
                                 smoothing_hint=False)
-        zero = final_logits.new_zeros(())
-        losses["loss_sr_f"] = losses["loss_sr_l"] = zero
+        losses.update(self._sr_losses(scale, exit_seg, exit_cls, final_seg, final_cls, shares))
+        return losses
+
+    def _sr_losses(self, scale: float, exit_seg: List[torch.Tensor], exit_cls: List[torch.Tensor],
+                   final_seg: torch.Tensor, final_cls: torch.Tensor, shares: torch.Tensor):
+        """
+        "loss_sr_f" and "loss_sr_l" at ``scale``, from the exits' and the final output's (N, C, h, w)
+        segmentation and (N, C) image-level logits (shallowest exit first) and the label shares.
+        """
+        zero = final_seg.new_zeros(())
+        losses = {"loss_sr_f": zero, "loss_sr_l": zero}
         if scale > 0 and self.sr_f_weight > 0:
+            teacher = exit_seg[0]
             losses["loss_sr_f"] = (scale * self.sr_f_weight) * sum(
                 sr_f_loss(s, teacher, self.sr_f_mode, self.sr_f_tau, self.sr_f_gate, shares,
                           self.sr_f_min_confidence)

@@ -28,12 +28,11 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.utils.visualizer import Visualizer
 
 from sr_d2.config import load_lazy_config
-from sr_d2.evaluation import failure_masks
-from sr_d2.modeling import SRSemanticSegmentor
+from sr_d2.evaluation import DEFAULT_AREA_THRESHOLDS, failure_masks
+from sr_d2.modeling import SelfRegulated, exit_inference
 
 __all__ = ["error_map", "load_model", "visualize"]
 
-_DEFAULT_AREA_THRESHOLDS = (0.005, 0.05)
 _MISSED, _MISLABELED, _WRONG = (1.0, 0.1, 0.1), (1.0, 0.85, 0.0), (0.2, 0.4, 1.0)
 
 
@@ -64,13 +63,13 @@ def error_map(image: np.ndarray, pred: np.ndarray, gt: np.ndarray, metadata,
 def _panels(model, cfg, inputs: dict, image: np.ndarray, gt: np.ndarray, metadata, tag: str):
     """Titled panels of one model on one image: prediction, error map, exits (SR models)."""
     with torch.no_grad():
-        if isinstance(model, SRSemanticSegmentor):
-            logits = model.exit_inference([inputs])[0]
+        if isinstance(model, SelfRegulated):
+            logits = exit_inference(model, [inputs])[0]
         else:
             logits = {"sem_seg": model([inputs])[0]["sem_seg"]}
     preds = {k: v.argmax(0).numpy() for k, v in logits.items()}
     final = preds.pop("sem_seg")
-    thresholds = cfg.dataloader.evaluator.get("area_thresholds", _DEFAULT_AREA_THRESHOLDS)
+    thresholds = cfg.dataloader.evaluator.get("area_thresholds", DEFAULT_AREA_THRESHOLDS)
     out = [(f"{tag}: prediction", _draw(image, final, metadata)),
            (f"{tag}: errors", error_map(image, final, gt, metadata, thresholds))]
     out += [(f"{tag}: exit {name}", _draw(image, p, metadata)) for name, p in preds.items()]

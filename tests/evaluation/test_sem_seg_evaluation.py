@@ -1,12 +1,14 @@
 import math
+import multiprocessing
 import os
+import pickle
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from detectron2.data import MetadataCatalog
+from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.evaluation import SemSegEvaluator
 
 from sr_d2.data.datasets import register_sem_seg_folder
@@ -138,8 +140,9 @@ def test_evaluator_keeps_detectron2_metrics_and_adds_failure_ones(scenes):
     expected, res = plain.evaluate()["sem_seg"], ours.evaluate()["sem_seg"]
     _same({k: res[k] for k in expected}, expected)
     total = {}
+    gt_files = {d["file_name"]: d["sem_seg_file_name"] for d in DatasetCatalog.get(name)}
     for f in files:
-        gt = np.asarray(Image.open(ours.input_file_to_gt_file[f]), np.int64)
+        gt = np.asarray(Image.open(gt_files[f]), np.int64)
         for k, v in _stats(preds[f], gt).items():
             total[k] = total.get(k, 0) + v
     _same({k: res[k] for k in res if k not in expected and k != "mIoU-thin"},
@@ -148,18 +151,41 @@ def test_evaluator_keeps_detectron2_metrics_and_adds_failure_ones(scenes):
     assert "| thin " in failure_table(res)
 
 
-def test_evaluator_gathers_two_workers_like_one(scenes, monkeypatch):
+def _evaluate_as_rank(rank, world, init_file, name, preds, files, out):
+    """A worker of a 2-process gloo group: evaluate ``files[rank::world]``, rank 0 saves the results."""
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        evaluator = SRSemSegEvaluator(name, distributed=True)
+        _run(evaluator, preds, files[rank::world])
+        results = evaluator.evaluate()
+        assert (results is None) == (rank != 0)
+        if rank == 0:
+            with open(out, "wb") as f:
+                pickle.dump(results, f)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_evaluator_gathered_over_two_processes_equals_one_process(scenes, tmp_path):
     name, preds = scenes
     files = sorted(preds)
     single = SRSemSegEvaluator(name, distributed=False)
     _run(single, preds, files)
-    workers = [SRSemSegEvaluator(name, distributed=True) for _ in range(2)]
-    _run(workers[0], preds, files[:3])
-    _run(workers[1], preds, files[3:])
-    monkeypatch.setattr(evaluation_module, "synchronize", lambda: None)
-    monkeypatch.setattr(evaluation_module, "is_main_process", lambda: True)
-    monkeypatch.setattr(evaluation_module, "all_gather", lambda state: [state, workers[1]._state()])
-    _same(workers[0].evaluate()["sem_seg"], single.evaluate()["sem_seg"])
+    expected = single.evaluate()["sem_seg"]
+    out = str(tmp_path / "rank0.pkl")
+    context = multiprocessing.get_context("fork")  # the workers inherit the registered dataset
+    workers = [context.Process(target=_evaluate_as_rank,
+                               args=(rank, 2, str(tmp_path / "init"), name, preds, files, out))
+               for rank in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+    assert [w.exitcode for w in workers] == [0, 0]
+    with open(out, "rb") as f:
+        _same(pickle.load(f)["sem_seg"], expected)
 
 
 def test_unknown_thin_class_is_named(scenes):

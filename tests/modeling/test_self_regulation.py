@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from detectron2.layers import ShapeSpec
 from detectron2.utils.events import EventStorage
 
-from sr_d2.modeling import SR_PRESETS, SelfRegulation
+from sr_d2.modeling import SR_PRESETS, SelfRegulation, image_cls_loss, image_labels_from_mask
 
 C, IGNORE = 3, 255
 SHAPES = {"res3": ShapeSpec(channels=6, stride=8), "res2": ShapeSpec(channels=4, stride=4)}
@@ -137,13 +137,26 @@ def test_bad_settings_fail_at_build_naming_the_setting(setting, message):
         _sr(**setting)
 
 
+def test_final_logits_of_another_class_count_are_refused():
+    features, final_logits, targets = _inputs()
+    with pytest.raises(ValueError, match="final logits have 4 classes, its num_classes is 3"):
+        _sr()(features, torch.cat([final_logits, final_logits[:, :1]], dim=1), targets, iteration=0)
+
+
 def test_given_image_labels_replace_those_from_the_mask():
     sr = _sr(exit_seg_weight=0.0)
     features, final_logits, targets = _inputs()
     from_mask = sr(features, final_logits, targets, iteration=0)["loss_exit_cls"]
     given = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
     with_given = sr(features, final_logits, targets, image_labels=given, iteration=0)["loss_exit_cls"]
-    assert with_given.item() != pytest.approx(from_mask.item())
+    cls_logits = [sr.exits[n](features[n])[1] for n in ("res2", "res3")]
+    cls_logits.append(sr.final_image_classifier(final_logits))
+
+    def expected(labels):  # exit_cls_weight 0.25 times the BCE of each exit and of the final output
+        return 0.25 * sum(image_cls_loss(c, labels) for c in cls_logits).item()
+
+    assert with_given.item() == pytest.approx(expected(given), rel=1e-6)
+    assert from_mask.item() == pytest.approx(expected(image_labels_from_mask(targets, C, IGNORE)), rel=1e-6)
 
 
 def test_official_preset_builds_full_resolution_exits():

@@ -13,5 +13,14 @@ def test_benchmark_reports_every_variant_with_equal_test_time_params():
     assert [r["name"] for r in results] == ["baseline", "SR sr-d2", "SR official"]
     assert len({r["test_params"] for r in results}) == 1
     assert all(r["train_s"] > 0 and r["infer_s"] > 0 for r in results)
-    table = format_results(results)
-    assert table.count("\n") == 4 and "1.00x" in table.splitlines()[2]
+    assert format_results(results).count("\n") == 4
+
+
+def test_table_gives_each_variant_as_a_ratio_to_the_baseline():
+    results = [dict(name="baseline", train_s=0.2, infer_s=0.1, test_params=1000, peak_mib=None),
+               dict(name="SR", train_s=0.23, infer_s=0.1, test_params=1000, peak_mib=None)]
+    rows = format_results(results).splitlines()[2:]
+    name, train_ms, train_ratio, infer_ms, infer_ratio, params = (
+        cell.strip() for cell in rows[1].split("|")[1:-1])
+    assert (name, float(train_ms), train_ratio, float(infer_ms), infer_ratio, params) == (
+        "SR", 230.0, "1.15x", 100.0, "1.00x", "1,000")

@@ -3,14 +3,15 @@ from detectron2 import model_zoo
 from detectron2.config import LazyCall as L
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import ResNet
+from ..constants import PIXEL_MEAN_RGB, PIXEL_STD_RGB
 
 model = model_zoo.get_config("common/models/panoptic_fpn.py").model
 
 # No pretrained weights: BatchNorm trains (SyncBN on many GPUs) instead of the zoo's FrozenBN.
 model.backbone.bottom_up.stem.norm = "BN"
 model.backbone.bottom_up.stages = L(ResNet.make_default_stages)(depth=18, norm="BN")
-model.pixel_mean = [123.675, 116.28, 103.53]
-model.pixel_std = [58.395, 57.12, 57.375]
+model.pixel_mean = PIXEL_MEAN_RGB
+model.pixel_std = PIXEL_STD_RGB
 model.input_format = "RGB"
 
 # A narrower FPN and box head than the zoo's (256 channels, 1024-d fc) for CPU training.

@@ -4,6 +4,7 @@ from detectron2.layers import ShapeSpec
 from detectron2.modeling import FPN, ResNet, SemanticSegmentor
 from detectron2.modeling.backbone.resnet import BasicStem
 from detectron2.modeling.meta_arch.semantic_seg import SemSegFPNHead
+from ..constants import PIXEL_MEAN_RGB, PIXEL_STD_RGB
 
 model = L(SemanticSegmentor)(
     backbone=L(FPN)(
@@ -28,7 +29,6 @@ model = L(SemanticSegmentor)(
         common_stride=4,
         norm="GN",
     ),
-    # RGB, ImageNet statistics in 0-255.
-    pixel_mean=[123.675, 116.28, 103.53],
-    pixel_std=[58.395, 57.12, 57.375],
+    pixel_mean=PIXEL_MEAN_RGB,
+    pixel_std=PIXEL_STD_RGB,
 )

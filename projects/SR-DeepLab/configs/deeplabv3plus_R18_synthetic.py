@@ -6,6 +6,7 @@ from detectron2.modeling import ResNet, SemanticSegmentor
 from detectron2.modeling.backbone.resnet import BasicStem
 from detectron2.projects.deeplab import DeepLabV3PlusHead
 
+from ....configs.common.constants import PIXEL_MEAN_RGB, PIXEL_STD_RGB
 # sr-d2's synthetic data, optimizer and schedule (its FPN model is replaced below)
 from ....configs.synthetic.sem_seg_fpn_R18 import dataloader, lr_multiplier, optimizer, train
 
@@ -29,8 +30,8 @@ model = L(SemanticSegmentor)(
         num_classes="???",
         ignore_value="???",
     ),
-    pixel_mean=[123.675, 116.28, 103.53],
-    pixel_std=[58.395, 57.12, 57.375],
+    pixel_mean=PIXEL_MEAN_RGB,
+    pixel_std=PIXEL_STD_RGB,
 )
 _meta = MetadataCatalog.get(dataloader.train.dataset.names)
 model.sem_seg_head.num_classes = len(_meta.stuff_classes)

@@ -1,15 +1,16 @@
-"""What every SR meta-architecture shares: the SelfRegulation module and the semantic losses."""
-from typing import Dict, List
+"""What every SR meta-architecture shares: the SelfRegulation module wired into the parent's forward."""
+from typing import Dict, List, Optional
 
 import torch
+from torch.nn import functional as F
 
 from detectron2.config import configurable
-from detectron2.structures import ImageList
+from detectron2.modeling.postprocessing import sem_seg_postprocess
 
 from ..losses import image_labels_from_mask
-from ..self_regulation import SelfRegulation, exit_feature_shapes
+from ..self_regulation import SelfRegulation, exit_feature_shapes, tapped_features
 
-__all__ = ["SelfRegulated", "image_labels_of", "padded_targets"]
+__all__ = ["SelfRegulated", "exit_inference", "image_labels_of"]
 
 
 def image_labels_of(batched_inputs: List[dict], targets: torch.Tensor, num_classes: int,
@@ -31,22 +32,16 @@ def image_labels_of(batched_inputs: List[dict], targets: torch.Tensor, num_class
     return labels
 
 
-def padded_targets(batched_inputs: List[dict], images: ImageList, ignore_value: int) -> torch.Tensor:
-    """(N, H, W) label maps ("sem_seg" of each input) padded with ``ignore_value`` like ``images``."""
-    targets = images.tensor.new_full(
-        (len(batched_inputs), *images.tensor.shape[-2:]), ignore_value, dtype=torch.long
-    )
-    for n, x in enumerate(batched_inputs):
-        h, w = x["sem_seg"].shape[-2:]
-        targets[n, :h, :w] = x["sem_seg"].to(targets.device)
-    return targets
-
-
 class SelfRegulated:
     """
     Mixin for a detectron2 meta-architecture with a semantic head (``sem_seg_head`` with
     ``layers`` and ``losses``, as ``SemSegFPNHead`` and ``DeepLabV3PlusHead``): listed before
-    the meta-architecture, it adds the ``self_regulation`` argument and :meth:`semantic_losses`.
+    the meta-architecture, it adds the ``self_regulation`` argument and the SR losses.
+
+    Training runs the parent's own ``forward`` (its preprocessing, padding and other losses)
+    while SR records the backbone's features and takes over the semantic head's call: there it
+    has the head's input features and the label maps as the parent padded them, and returns the
+    head's loss together with SR's. Inference is the parent's, untouched: no exit runs.
     """
 
     @configurable
@@ -54,10 +49,19 @@ class SelfRegulated:
         """
         Args:
             self_regulation: exits and SR losses; its features are looked up among the backbone's
-                outputs and those of its ``bottom_up`` (ResNet stages under an FPN).
+                outputs and those of its ``bottom_up`` (see ``feature_shapes``), and its classes
+                and ignore value must be the semantic head's.
             kwargs: arguments of the meta-architecture.
         """
         super().__init__(**kwargs)
+        head = self.sem_seg_head
+        missing = [m for m in ("layers", "losses", "ignore_value") if not hasattr(head, m)]
+        if missing:
+            raise TypeError(f"{type(self).__name__}: its sem_seg_head {type(head).__name__} lacks "
+                            f"{missing} (detectron2's semantic-head interface)")
+        if self_regulation.ignore_value != head.ignore_value:
+            raise ValueError(f"self_regulation.ignore_value={self_regulation.ignore_value} differs from "
+                             f"sem_seg_head.ignore_value={head.ignore_value}")
         self.self_regulation = self_regulation
 
     @classmethod
@@ -67,22 +71,58 @@ class SelfRegulated:
         ret["self_regulation"] = SelfRegulation(cfg, shapes)
         return ret
 
-    def semantic_losses(
-        self,
-        batched_inputs: List[dict],
-        images: ImageList,
-        features: Dict[str, torch.Tensor],
-        all_features: Dict[str, torch.Tensor],
-    ) -> Dict[str, torch.Tensor]:
-        """
-        The semantic head's loss and the SR losses in training, from the head's input
-        ``features`` and ``all_features`` (those and the ``bottom_up`` stages: see ``run_backbone``).
-        """
+    def forward(self, batched_inputs: List[dict]):
+        if not self.training:
+            return super().forward(batched_inputs)
         head = self.sem_seg_head
-        targets = padded_targets(batched_inputs, images, head.ignore_value)
-        logits = head.layers(features)
+        with tapped_features(self.backbone) as features:
+            head.forward = lambda head_features, targets: self._semantic_losses(
+                batched_inputs, features, head_features, targets)
+            try:
+                return super().forward(batched_inputs)
+            finally:
+                del head.forward
+
+    def _semantic_losses(self, batched_inputs: List[dict], features: Dict[str, torch.Tensor],
+                         head_features: Dict[str, torch.Tensor], targets: Optional[torch.Tensor]):
+        """
+        The semantic head's call in training: (None, the head's loss and SR's), from the head's
+        input features, all tapped ``features`` and the (N, H, W) padded label maps.
+        """
+        if targets is None:
+            raise ValueError("SR training needs label maps: the inputs have no 'sem_seg'")
+        head = self.sem_seg_head
+        logits = head.layers(head_features)
         losses = head.losses(logits, targets)
         sr = self.self_regulation
         image_labels = image_labels_of(batched_inputs, targets, sr.num_classes, sr.ignore_value)
-        losses.update(sr(all_features, logits, targets, image_labels))
-        return losses
+        losses.update(sr(features, logits, targets, image_labels))
+        return None, losses
+
+
+@torch.no_grad()
+def exit_inference(model: SelfRegulated, batched_inputs: List[dict]) -> List[Dict[str, torch.Tensor]]:
+    """
+    For analysis: the model's eval-mode semantic logits and each exit's, as (C, height, width)
+    per image under "sem_seg" and the exits' feature names (exits resized and cropped as
+    detectron2 post-processes the head's output).
+    """
+    sr = model.self_regulation
+    padded = []  # the (H, W) of the batch the backbone sees, images padded
+    handle = model.backbone.register_forward_pre_hook(lambda m, inputs: padded.append(inputs[0].shape[-2:]))
+    try:
+        with tapped_features(model.backbone) as features:
+            outputs = model(batched_inputs)
+    finally:
+        handle.remove()
+    results = []
+    for n, (x, out) in enumerate(zip(batched_inputs, outputs)):
+        size = tuple(x["image"].shape[-2:])
+        height, width = x.get("height", size[0]), x.get("width", size[1])
+        logits = {"sem_seg": out["sem_seg"]}
+        for name in sr.in_features:
+            seg = sr.exits[name](features[name][n : n + 1])[0]
+            seg = F.interpolate(seg, size=tuple(padded[0]), mode="bilinear", align_corners=False)[0]
+            logits[name] = sem_seg_postprocess(seg, size, height, width)
+        results.append(logits)
+    return results

@@ -7,7 +7,7 @@ from detectron2.config import get_cfg, instantiate
 from detectron2.modeling import SemanticSegmentor, build_model
 
 from sr_d2.config import add_sr_config, load_lazy_config
-from sr_d2.modeling import SRSemanticSegmentor
+from sr_d2.modeling import SRSemanticSegmentor, exit_inference
 
 CONFIGS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "configs", "synthetic")
 
@@ -108,8 +108,47 @@ def test_exit_inference_gives_the_model_output_and_every_exit_at_image_size():
     sr.eval()
     batch = _batch(h=50, w=70)  # padded to 64x96 inside: predictions are cropped back
     with torch.no_grad():
-        expected, got = sr(batch), sr.exit_inference(batch)
+        expected, got = sr(batch), exit_inference(sr, batch)
     for e, g in zip(expected, got):
         assert set(g) == {"sem_seg", "res2", "res3", "res4", "res5"}
         assert torch.allclose(g["sem_seg"], e["sem_seg"], atol=1e-5)
         assert all(v.shape == (6, 50, 70) for v in g.values())
+
+
+def _plain_resnet_sr(**sr_overrides):
+    """SR on a backbone without ``bottom_up``: a plain ResNet-18, the head on its stages."""
+    from detectron2.layers import ShapeSpec
+    from detectron2.modeling import ResNet
+    from detectron2.modeling.backbone.resnet import BasicStem
+    from detectron2.modeling.meta_arch.semantic_seg import SemSegFPNHead
+
+    from sr_d2.modeling import SR_PRESETS, SelfRegulation, exit_feature_shapes
+
+    torch.manual_seed(0)
+    backbone = ResNet(BasicStem(3, 64, norm="BN"), ResNet.make_default_stages(18, norm="BN"),
+                      out_features=["res2", "res3", "res4", "res5"])
+    head = SemSegFPNHead(backbone.output_shape(), num_classes=6, conv_dims=32, common_stride=4,
+                         norm="GN", ignore_value=255)
+    settings = {**SR_PRESETS["sr-d2"], "max_iter": 10, "warmup": 0.0, **sr_overrides}
+    sr = SelfRegulation(exit_feature_shapes(backbone, ["res2", "res3"]), **settings)
+    return SRSemanticSegmentor(backbone=backbone, sem_seg_head=head, self_regulation=sr,
+                               pixel_mean=[0.0, 0.0, 0.0], pixel_std=[1.0, 1.0, 1.0])
+
+
+def test_exits_on_a_backbone_without_bottom_up():
+    model = _plain_resnet_sr(num_classes=6, ignore_value=255)
+    assert model.self_regulation.in_features == ["res2", "res3"]
+    losses = model.train()(_batch())
+    assert all(torch.isfinite(v) and v.item() > 0 for v in losses.values())
+    assert _grad_sum(losses["loss_exit_seg"], model.backbone.res2) > 0
+    batch = _batch()
+    for x in batch:
+        x["height"], x["width"] = 32, 48  # predictions resized to each input's height and width
+    predictions = exit_inference(model.eval(), batch)
+    assert {k: tuple(v.shape) for k, v in predictions[0].items()} == {
+        "sem_seg": (6, 32, 48), "res2": (6, 32, 48), "res3": (6, 32, 48)}
+
+
+def test_sr_and_head_must_agree_on_the_ignore_value():
+    with pytest.raises(ValueError, match="ignore_value=11 differs from sem_seg_head.ignore_value=255"):
+        _plain_resnet_sr(num_classes=6, ignore_value=11)
