@@ -194,6 +194,7 @@ class SelfRegulation(nn.Module):
         )
         ordered = sorted(input_shape.items(), key=lambda kv: kv[1].stride)
         self.in_features = [name for name, _ in ordered]
+        self.input_shape = dict(ordered)
         self.exits = nn.ModuleDict(
             {
                 name: ExitHead(shape.channels, num_classes, conv_dims=conv_dims,

@@ -5,10 +5,11 @@ import torch
 from torch.nn import functional as F
 
 from detectron2.config import configurable
+from detectron2.layers import ShapeSpec
 from detectron2.modeling.postprocessing import sem_seg_postprocess
 
 from ..losses import image_labels_from_mask
-from ..self_regulation import SelfRegulation, exit_feature_shapes, tapped_features
+from ..self_regulation import SelfRegulation, exit_feature_shapes, feature_shapes, tapped_features
 
 __all__ = ["SelfRegulated", "exit_inference", "image_labels_of"]
 
@@ -62,6 +63,7 @@ class SelfRegulated:
         if self_regulation.ignore_value != head.ignore_value:
             raise ValueError(f"self_regulation.ignore_value={self_regulation.ignore_value} differs from "
                              f"sem_seg_head.ignore_value={head.ignore_value}")
+        _check_exit_features(self_regulation.input_shape, feature_shapes(self.backbone))
         self.self_regulation = self_regulation
 
     @classmethod
@@ -98,6 +100,20 @@ class SelfRegulated:
         image_labels = image_labels_of(batched_inputs, targets, sr.num_classes, sr.ignore_value)
         losses.update(sr(features, logits, targets, image_labels))
         return None, losses
+
+
+def _check_exit_features(wanted: Dict[str, ShapeSpec], available: Dict[str, ShapeSpec]) -> None:
+    """ValueError naming each exit feature the backbone lacks or gives with other channels or stride."""
+    problems = []
+    for name, shape in wanted.items():
+        if name not in available:
+            problems.append(f"{name!r} is not a feature of the backbone {sorted(available)}")
+        elif (shape.channels, shape.stride) != (available[name].channels, available[name].stride):
+            problems.append(f"{name!r} is declared with channels={shape.channels}, stride={shape.stride}; "
+                            f"the backbone gives channels={available[name].channels}, "
+                            f"stride={available[name].stride}")
+    if problems:
+        raise ValueError("self_regulation.input_shape: " + "; ".join(problems))
 
 
 @torch.no_grad()

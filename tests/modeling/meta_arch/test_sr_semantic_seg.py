@@ -152,3 +152,18 @@ def test_exits_on_a_backbone_without_bottom_up():
 def test_sr_and_head_must_agree_on_the_ignore_value():
     with pytest.raises(ValueError, match="ignore_value=11 differs from sem_seg_head.ignore_value=255"):
         _plain_resnet_sr(num_classes=6, ignore_value=11)
+
+
+def test_exit_features_are_checked_against_the_backbone_when_built():
+    from detectron2.config import LazyCall as L
+    from detectron2.layers import ShapeSpec
+
+    config = os.path.join(CONFIGS, "sr_sem_seg_fpn_R18.py")
+    cfg = load_lazy_config(config, ["model.self_regulation.input_shape.res3.channels=64"])
+    with pytest.raises(ValueError, match="'res3' is declared with channels=64, stride=8; "
+                                         "the backbone gives channels=128, stride=8"):
+        instantiate(cfg.model)
+    cfg = load_lazy_config(config)
+    cfg.model.self_regulation.input_shape.res9 = L(ShapeSpec)(channels=8, stride=64)
+    with pytest.raises(ValueError, match=r"'res9' is not a feature of the backbone \['p2', "):
+        instantiate(cfg.model)
