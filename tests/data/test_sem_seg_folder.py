@@ -31,6 +31,24 @@ def test_folder_pair_registers_dicts_and_metadata(tmp_path):
     assert len(meta.stuff_colors) == 2 and meta.evaluator_type == "sem_seg"
 
 
+def test_images_and_labels_pair_by_stem_and_unmatched_ones_are_named(tmp_path):
+    # "b" has no label and "bb" no image: paired by position, every pair after "a" would shift.
+    _write_pairs(str(tmp_path), ["a", "b", "c", "d"])
+    os.remove(tmp_path / "gt" / "b.png")
+    Image.fromarray(np.ones((20, 16), np.uint8)).save(tmp_path / "gt" / "bb.png")
+    args = ("test_folder_unmatched", str(tmp_path / "img"), str(tmp_path / "gt"), ["x", "y"])
+    register_sem_seg_folder(*args, image_ext=".jpg")
+    with pytest.raises(ValueError, match=r"1 images without a label .*\['b'\]; 1 labels without an "
+                                         r"image .*\['bb'\]\); pass drop_unmatched=True"):
+        DatasetCatalog.get("test_folder_unmatched")
+    DatasetCatalog.remove("test_folder_unmatched")
+    MetadataCatalog.remove("test_folder_unmatched")
+    register_sem_seg_folder(*args, image_ext=".jpg", drop_unmatched=True)
+    pairs = [(os.path.basename(d["file_name"]), os.path.basename(d["sem_seg_file_name"]))
+             for d in DatasetCatalog.get("test_folder_unmatched")]
+    assert pairs == [("a.jpg", "a.png"), ("c.jpg", "c.png"), ("d.jpg", "d.png")]
+
+
 def test_missing_or_empty_folder_is_named(tmp_path):
     register_sem_seg_folder("test_folder_missing", str(tmp_path / "nope"), str(tmp_path), ["x"])
     with pytest.raises(FileNotFoundError, match="nope"):

@@ -1,32 +1,55 @@
 """Any folder pair of images and label maps as a Detectron2 semantic-segmentation dataset."""
+import logging
 import os
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from detectron2.data import DatasetCatalog, MetadataCatalog
-from detectron2.data.datasets import load_sem_seg
 from detectron2.utils.colormap import colormap
 
 __all__ = ["load_sem_seg_folder", "register_sem_seg_folder", "set_sem_seg_metadata"]
 
+logger = logging.getLogger(__name__)
+
+
+def _files_by_stem(folder: str, ext: str) -> Dict[str, str]:
+    return {f[: -len(ext)]: os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(ext)}
+
 
 def load_sem_seg_folder(
-    image_dir: str, gt_dir: str, image_ext: str = ".png", gt_ext: str = ".png"
+    image_dir: str, gt_dir: str, image_ext: str = ".png", gt_ext: str = ".png", *,
+    drop_unmatched: bool = False,
 ) -> List[dict]:
     """
-    Pair ``image_dir/<stem><image_ext>`` with ``gt_dir/<stem><gt_ext>``.
+    Pair ``image_dir/<stem><image_ext>`` with ``gt_dir/<stem><gt_ext>`` by stem. An image without
+    a label or a label without an image is an error naming them, unless ``drop_unmatched``
+    (then they are left out, with a warning).
 
     Returns:
-        list[dict]: Detectron2 dataset dicts with "file_name" and "sem_seg_file_name".
+        list[dict]: Detectron2 dataset dicts with "file_name" and "sem_seg_file_name", by stem.
     """
+    found = {}
     for kind, folder, ext in (("image", image_dir, image_ext), ("label", gt_dir, gt_ext)):
         if not os.path.isdir(folder):
             raise FileNotFoundError(f"{kind} folder {folder!r} does not exist")
-        if not any(f.endswith(ext) for f in os.listdir(folder)):
+        found[kind] = _files_by_stem(folder, ext)
+        if not found[kind]:
             raise FileNotFoundError(f"{kind} folder {folder!r} holds no '*{ext}' file")
-    dicts = load_sem_seg(gt_dir, image_dir, gt_ext=gt_ext, image_ext=image_ext)
-    if not dicts:
+    images, labels = found["image"], found["label"]
+    unmatched = {
+        f"images without a label in {gt_dir!r}": sorted(set(images) - set(labels)),
+        f"labels without an image in {image_dir!r}": sorted(set(labels) - set(images)),
+    }
+    unmatched = {what: stems for what, stems in unmatched.items() if stems}
+    if unmatched:
+        listing = "; ".join(f"{len(stems)} {what}: {stems[:10]}" + (" ..." if len(stems) > 10 else "")
+                            for what, stems in unmatched.items())
+        if not drop_unmatched:
+            raise ValueError(f"unmatched files ({listing}); pass drop_unmatched=True to leave them out")
+        logger.warning("Leaving out %s", listing)
+    stems = sorted(set(images) & set(labels))
+    if not stems:
         raise FileNotFoundError(f"no image in {image_dir!r} has a label of the same name in {gt_dir!r}")
-    return dicts
+    return [{"file_name": images[s], "sem_seg_file_name": labels[s]} for s in stems]
 
 
 def set_sem_seg_metadata(
@@ -76,14 +99,17 @@ def register_sem_seg_folder(
     image_ext: str = ".png",
     gt_ext: str = ".png",
     thin_classes: Sequence[str] = (),
+    drop_unmatched: bool = False,
 ) -> None:
     """
     Register dataset ``name``: images in ``image_dir``, label maps (one class id per pixel, 8-bit)
     of the same file stem in ``gt_dir``, ``classes[i]`` the name of id ``i``, ``ignore_label`` void.
-    ``thin_classes`` name the thin or small classes. The folders are read when the dataset is
-    first loaded, so they may be created later.
+    ``thin_classes`` name the thin or small classes; ``drop_unmatched``: see
+    :func:`load_sem_seg_folder`. The folders are read when the dataset is first loaded, so they
+    may be created later.
     """
-    DatasetCatalog.register(name, lambda: load_sem_seg_folder(image_dir, gt_dir, image_ext, gt_ext))
+    DatasetCatalog.register(name, lambda: load_sem_seg_folder(
+        image_dir, gt_dir, image_ext, gt_ext, drop_unmatched=drop_unmatched))
     set_sem_seg_metadata(
         name, classes, image_dir=image_dir, gt_dir=gt_dir, colors=colors, ignore_label=ignore_label,
         thin_classes=thin_classes,
