@@ -1,17 +1,38 @@
+import copy
+
+import numpy as np
 import torch
 from PIL import Image
 
+import detectron2.data.transforms as T
 from detectron2.config import configurable
 from detectron2.data import DatasetMapper
+from detectron2.data import detection_utils as utils
 
-__all__ = ["SemSegDatasetMapper"]
+__all__ = ["SemSegDatasetMapper", "read_label_map"]
+
+
+def read_label_map(path: str) -> np.ndarray:
+    """
+    (H, W) int64 class ids of the label map ``path``: the pixel values of an 8/16-bit grayscale
+    image, the palette *indices* of a palette image (PASCAL VOC's format), as detectron2's
+    ``SemSegEvaluator`` reads them. A colour image is refused: its colours are not class ids.
+    """
+    with Image.open(path) as label:
+        if label.mode not in ("L", "P", "I", "I;16"):
+            raise ValueError(f"label {path!r} is a {label.mode} image: a label map holds one class id "
+                             f"per pixel (8-bit grayscale or palette PNG)")
+        return np.asarray(label, dtype=np.int64)
 
 
 class SemSegDatasetMapper(DatasetMapper):
     """
-    detectron2's ``DatasetMapper`` that also checks each label map: same size as its image, and
-    every value a class id in ``[0, num_classes)`` or ``ignore_label``. A bad file fails with its
-    name, instead of a CUDA assert or a silently wrong loss later.
+    detectron2's ``DatasetMapper`` for semantic segmentation ("image" and "sem_seg" of each dict)
+    that reads label maps as class ids with :func:`read_label_map` (detectron2's mapper reads a
+    palette image's brightness instead of its indices) and checks each: the size of its image
+    (after the image's EXIF orientation, as it is loaded), and every value a class id in
+    ``[0, num_classes)`` or ``ignore_label``. A bad file fails with its name, instead of a CUDA
+    assert or a silently wrong loss later.
     """
 
     @configurable
@@ -33,24 +54,32 @@ class SemSegDatasetMapper(DatasetMapper):
         return ret
 
     def __call__(self, dataset_dict):
-        label_file = dataset_dict.get("sem_seg_file_name")
+        dataset_dict = copy.deepcopy(dataset_dict)
+        image = utils.read_image(dataset_dict["file_name"], format=self.image_format)
+        utils.check_image_size(dataset_dict, image)
+        label_file = dataset_dict.pop("sem_seg_file_name", None)
+        sem_seg = None
         if label_file is not None:
-            with Image.open(dataset_dict["file_name"]) as image, Image.open(label_file) as label:
-                if image.size != label.size:
-                    raise ValueError(
-                        f"label {label_file!r} is {label.size[0]}x{label.size[1]} (W x H), "
-                        f"its image {dataset_dict['file_name']!r} is {image.size[0]}x{image.size[1]}"
-                    )
-        mapped = super().__call__(dataset_dict)
-        if "sem_seg" in mapped:
-            self.check_label_values(mapped["sem_seg"], label_file)
-        return mapped
+            sem_seg = read_label_map(label_file)
+            if sem_seg.shape != image.shape[:2]:
+                raise ValueError(
+                    f"label {label_file!r} is {sem_seg.shape[1]}x{sem_seg.shape[0]} (W x H), its image "
+                    f"{dataset_dict['file_name']!r} is {image.shape[1]}x{image.shape[0]} as loaded "
+                    f"(EXIF orientation applied)"
+                )
+            self.check_label_values(sem_seg, label_file)
+        aug_input = T.AugInput(image, sem_seg=sem_seg)
+        self.augmentations(aug_input)
+        dataset_dict["image"] = torch.as_tensor(np.ascontiguousarray(aug_input.image.transpose(2, 0, 1)))
+        if aug_input.sem_seg is not None:
+            dataset_dict["sem_seg"] = torch.as_tensor(aug_input.sem_seg.astype("long"))
+        return dataset_dict
 
-    def check_label_values(self, sem_seg: torch.Tensor, label_file: str) -> None:
+    def check_label_values(self, sem_seg: np.ndarray, label_file: str) -> None:
         """``sem_seg``: (H, W) int64 label map read from ``label_file``."""
         bad = sem_seg[((sem_seg < 0) | (sem_seg >= self.num_classes)) & (sem_seg != self.ignore_label)]
-        if bad.numel():
+        if bad.size:
             raise ValueError(
-                f"label {label_file!r} has values {bad.unique().tolist()}, outside the "
+                f"label {label_file!r} has values {np.unique(bad).tolist()}, outside the "
                 f"{self.num_classes} class ids and not the ignore label {self.ignore_label}"
             )

@@ -8,12 +8,12 @@ from typing import Dict, Optional, Sequence
 
 import cv2
 import numpy as np
-import PIL.Image as Image
 
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.evaluation import SemSegEvaluator
 from detectron2.utils.comm import all_gather
-from detectron2.utils.file_io import PathManager
+
+from ..data import read_label_map
 
 __all__ = [
     "DEFAULT_AREA_THRESHOLDS", "SIZE_BINS", "SRSemSegEvaluator", "failure_masks", "failure_metrics",
@@ -239,11 +239,10 @@ class SRSemSegEvaluator(SemSegEvaluator):
         return gt
 
     def _gt(self, path: str) -> np.ndarray:
-        """(H, W) int64 label map: the one the parent just read, else read as detectron2 v0.6 reads it."""
+        """(H, W) int64 label map: the one the parent just read (detectron2 after v0.6), else read again."""
         if path in self._kept_gt:
             return self._kept_gt.pop(path)
-        with PathManager.open(path, "rb") as f:
-            return np.asarray(Image.open(f), dtype=np.int64)
+        return read_label_map(path)
 
     def process(self, inputs, outputs):
         super().process(inputs, outputs)

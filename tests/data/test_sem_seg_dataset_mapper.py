@@ -43,3 +43,27 @@ def test_image_labels_field_passes_through_to_the_model(tmp_path):
     d = _pair(tmp_path, np.zeros((2, 2)))
     d["image_labels"] = [0, 2]
     assert _mapper()(d)["image_labels"] == [0, 2]
+
+
+def test_palette_labels_are_read_as_their_indices(tmp_path):
+    # PASCAL VOC's format: palette indices are the class ids; the palette's colours are not.
+    label = np.array([[0, 1], [2, 255]], np.uint8)
+    d = _pair(tmp_path, label)
+    palette = Image.fromarray(label, mode="P")
+    palette.putpalette([0, 0, 0, 128, 0, 0, 0, 128, 0, 128, 128, 0] + [224, 224, 192] * 252)
+    palette.save(d["sem_seg_file_name"])
+    assert _mapper()(d)["sem_seg"].tolist() == label.tolist()
+    Image.fromarray(np.zeros((2, 2, 3), np.uint8)).save(d["sem_seg_file_name"])
+    with pytest.raises(ValueError, match=r"gt\.png' is a RGB image"):
+        _mapper()(d)
+
+
+def test_size_is_checked_after_the_images_exif_rotation(tmp_path):
+    # A 3x2 (W x H) label next to a 3x2 JPEG whose EXIF says "rotate 90": loaded, the image is 2x3.
+    d = _pair(tmp_path, np.zeros((2, 3)))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 CW
+    Image.fromarray(np.zeros((2, 3, 3), np.uint8)).save(tmp_path / "im.jpg", exif=exif)
+    d["file_name"] = str(tmp_path / "im.jpg")
+    with pytest.raises(ValueError, match=r"gt\.png.*3x2.*im\.jpg.*2x3 as loaded"):
+        _mapper()(d)
