@@ -10,6 +10,9 @@ Train and evaluate sr-d2 models with detectron2's trainer, hooks and evaluators 
 """
 import logging
 import os
+import pickle
+
+import torch
 
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import instantiate
@@ -69,7 +72,9 @@ def do_train(args, cfg) -> dict:
     train_loader = instantiate(cfg.dataloader.train)
     model = create_ddp_model(model, **cfg.train.ddp)
     trainer = (AMPTrainer if cfg.train.amp.enabled else SimpleTrainer)(model, train_loader, optimizer)
-    checkpointer = DetectionCheckpointer(model, cfg.train.output_dir, trainer=trainer)
+    checkpointer = TrainCheckpointer(model, cfg.train.output_dir, trainer=trainer)
+    if args.resume:
+        checkpointer.check_resumable()
 
     last_results = {}
 
@@ -99,6 +104,58 @@ def do_train(args, cfg) -> dict:
     return last_results
 
 
+class TrainCheckpointer(DetectionCheckpointer):
+    """
+    detectron2's checkpointer whose saves are atomic: a checkpoint is written under a temporary
+    name and renamed, so a kill during a save never leaves ``last_checkpoint`` naming a truncated
+    file; and whose resume refuses what it cannot resume instead of starting over.
+    """
+
+    def save(self, name: str, **kwargs) -> None:
+        if not self.save_dir or not self.save_to_disk:
+            return
+        partial = f"{name}.partial"
+        super().save(partial, **kwargs)  # written whole, and tagged, before the rename
+        os.replace(os.path.join(self.save_dir, partial + ".pth"), os.path.join(self.save_dir, name + ".pth"))
+        self.tag_last_checkpoint(name + ".pth")
+
+    def check_resumable(self) -> None:
+        """Raise naming the folder or file when ``--resume`` cannot continue the run in ``save_dir``."""
+        saved = sorted(f for f in os.listdir(self.save_dir) if f.startswith("model_") and f.endswith(".pth"))
+        if not self.has_checkpoint():
+            if saved:
+                raise FileNotFoundError(
+                    f"--resume: {self.save_dir} holds checkpoints {saved} but no last_checkpoint naming "
+                    f"one; restore it, or train elsewhere (nothing was overwritten)")
+            return
+        path = self.get_checkpoint_file()
+        try:
+            torch.load(path, map_location="cpu", weights_only=False)
+        except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as e:
+            others = [f for f in saved if os.path.join(self.save_dir, f) != path]
+            raise RuntimeError(f"--resume: the last checkpoint {path} cannot be read ({e}); the folder's "
+                               f"other checkpoints: {others}") from None
+
+
+class EvalCheckpointer(DetectionCheckpointer):
+    """
+    Loads weights to evaluate: a weight of the model that the checkpoint lacks or holds with
+    another shape (e.g. a head for another class count) is an error, not a warning over an
+    untrained layer. The training-only exits (``self_regulation.``) may be missing.
+    """
+
+    def _load_model(self, checkpoint):
+        incompatible = super()._load_model(checkpoint)
+        missing = [k for k in incompatible.missing_keys if not k.startswith("self_regulation.")]
+        problems = [f"{k}: {tuple(ckpt)} in the checkpoint, {tuple(model)} in the model"
+                    for k, ckpt, model in incompatible.incorrect_shapes]
+        problems += [f"{k}: missing from the checkpoint" for k in missing]
+        if problems:
+            raise ValueError("the checkpoint does not fit the config's model (" + "; ".join(problems[:5])
+                             + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "") + ")")
+        return incompatible
+
+
 def do_eval_only(cfg) -> dict:
     """Evaluate the weights in ``cfg.train.init_checkpoint``."""
     path = cfg.train.init_checkpoint
@@ -107,7 +164,7 @@ def do_eval_only(cfg) -> dict:
     if "://" not in path and not os.path.isfile(path):
         raise FileNotFoundError(f"train.init_checkpoint={path!r} does not exist")
     model = create_ddp_model(instantiate(cfg.model).to(cfg.train.device))
-    DetectionCheckpointer(model).load(path)
+    EvalCheckpointer(model).load(path)
     return do_test(cfg, model)
 
 

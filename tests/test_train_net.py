@@ -3,6 +3,7 @@ import json
 import os
 
 import pytest
+import torch
 
 from detectron2.engine import default_argument_parser
 
@@ -86,6 +87,19 @@ def test_eval_only_without_weights_is_refused(tiny_synthetic, tmp_path):
                              "train.init_checkpoint=nope.pth"))
 
 
+def test_eval_only_with_weights_of_another_model_is_refused(trained, tiny_synthetic, tmp_path):
+    out, _ = trained
+    weights = f"train.init_checkpoint={os.path.join(out, 'model_final.pth')}"
+    with pytest.raises(ValueError, match=r"sem_seg_head.predictor.weight: \(6, 128, 1, 1\) in the "
+                                         r"checkpoint, \(7, 128, 1, 1\) in the model"):
+        train_net.main(_args(tiny_synthetic, str(tmp_path / "a"), "--eval-only", weights,
+                             "model.sem_seg_head.num_classes=7"))
+    # The SR model evaluates a plain checkpoint: its exits are not used in evaluation.
+    sr = train_net.main(_args(tiny_synthetic, str(tmp_path / "b"), "--eval-only", weights, config=SR_CONFIG))
+    last = [m for m in _metrics(out) if "sem_seg/mIoU" in m][-1]
+    assert sr["sem_seg"]["mIoU"] == pytest.approx(last["sem_seg/mIoU"])
+
+
 def test_bad_override_fails_before_writing_anything(tiny_synthetic, tmp_path):
     out = tmp_path / "never"
     with pytest.raises(KeyError, match="train.max_iters"):
@@ -107,3 +121,37 @@ def test_sr_training_logs_every_loss_and_its_warmup_follows_the_schedule_across_
         assert {"loss_sem_seg", "loss_exit_seg", "loss_exit_cls", "loss_sr_f", "loss_sr_l"} <= set(m)
     assert [m["sr_scale"] for m in steps] == [0.0, 0.0, 1.0, 1.0, 1.0]
     assert all(0.0 <= m["sr_teacher_accuracy"] <= 1.0 for m in steps)
+
+
+def test_a_save_killed_half_way_loses_no_checkpoint(tiny_synthetic, tmp_path, monkeypatch):
+    out = str(tmp_path)
+    train_net.main(_args(tiny_synthetic, out, max_iter=2))
+    final = os.path.join(out, "model_final.pth")
+    before = open(final, "rb").read()
+
+    def killed(data, f):  # the process dies after writing part of the file
+        f.write(b"PK\x03\x04 truncated")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train_net.main(_args(tiny_synthetic, out, "--resume", max_iter=4))
+    monkeypatch.undo()
+    assert open(os.path.join(out, "last_checkpoint")).read().strip() == "model_final.pth"
+    assert open(final, "rb").read() == before
+    train_net.main(_args(tiny_synthetic, out, "--resume", max_iter=4))  # resumes from model_final
+    assert _iterations(out)[-2:] == [2, 3]
+
+
+def test_resume_refuses_an_unreadable_or_missing_last_checkpoint(tiny_synthetic, tmp_path):
+    out = str(tmp_path)
+    train_net.main(_args(tiny_synthetic, out, max_iter=2))
+    with open(os.path.join(out, "model_final.pth"), "wb") as f:
+        f.write(b"")  # e.g. the disk filled up
+    with pytest.raises(RuntimeError, match=r"model_final.pth cannot be read.*\['model_0000001.pth'\]"):
+        train_net.main(_args(tiny_synthetic, out, "--resume", max_iter=4))
+    os.remove(os.path.join(out, "last_checkpoint"))
+    with pytest.raises(FileNotFoundError, match=r"holds checkpoints \['model_0000001.pth', "
+                                                r"'model_final.pth'\] but no last_checkpoint"):
+        train_net.main(_args(tiny_synthetic, out, "--resume", max_iter=4))
+    assert os.path.getsize(os.path.join(out, "model_final.pth")) == 0  # nothing overwritten
