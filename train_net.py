@@ -38,81 +38,41 @@ from sr_d2.evaluation import failure_table, sem_seg_table
 logger = logging.getLogger("sr_d2")
 
 
-def do_test(cfg, model) -> dict:
-    """Run ``cfg.dataloader.evaluator`` on ``cfg.dataloader.test``; returns its results."""
-    results = inference_on_dataset(
-        model, instantiate(cfg.dataloader.test), instantiate(cfg.dataloader.evaluator)
-    )
-    if comm.is_main_process() and results:
-        print_csv_format(results)
-        if "sem_seg" in results:
-            table = sem_seg_table(results["sem_seg"])
-            logger.info("Semantic segmentation on %s:\n%s", cfg.dataloader.test.dataset.names, table)
-            if "BF" in results["sem_seg"]:
-                logger.info("Failure modes (recall: share of segments found, by size; BF: boundary "
-                            "F-score):\n%s", failure_table(results["sem_seg"]))
-    return results
+class _StopsOnDivergence:
+    """Trainer mixin: remembers the iteration whose loss was not finite (``diverged_at``)."""
+
+    diverged_at = None
+
+    def run_step(self):
+        try:
+            super().run_step()
+        except FloatingPointError:  # detectron2's trainers raise it for a NaN or infinite loss
+            self.diverged_at = self.iter
+            raise
 
 
-def do_train(args, cfg) -> dict:
-    """
-    Train ``cfg.model`` for ``cfg.train.max_iter`` iterations, evaluating every
-    ``cfg.train.eval_period`` and at the end; returns the last evaluation's results.
-    """
-    if cfg.train.amp.enabled and cfg.train.device != "cuda":
-        raise ValueError(f"train.amp.enabled=True needs train.device='cuda', not {cfg.train.device!r}")
-    model = instantiate(cfg.model).to(cfg.train.device)
-    logger.info("Model:\n%s", model)
-    cfg.optimizer.params.model = model
-    optimizer = instantiate(cfg.optimizer)
-    # Re-seeded so that the data (order and augmentations) depends on train.seed alone, not on how
-    # many random numbers building the model drew: variants of a model see the same batches.
-    if cfg.train.seed >= 0:
-        seed_all_rng(cfg.train.seed + comm.get_rank())
-    train_loader = instantiate(cfg.dataloader.train)
-    model = create_ddp_model(model, **cfg.train.ddp)
-    trainer = (AMPTrainer if cfg.train.amp.enabled else SimpleTrainer)(model, train_loader, optimizer)
-    checkpointer = TrainCheckpointer(model, cfg.train.output_dir, trainer=trainer)
-    if args.resume:
-        checkpointer.check_resumable()
+class CheckedSimpleTrainer(_StopsOnDivergence, SimpleTrainer):
+    pass
 
-    last_results = {}
 
-    def evaluate():
-        last_results.clear()
-        last_results.update(do_test(cfg, model))
-        return last_results
-
-    main_process = comm.is_main_process()
-    trainer.register_hooks(
-        [
-            hooks.IterationTimer(),
-            hooks.LRScheduler(scheduler=instantiate(cfg.lr_multiplier)),
-            hooks.PeriodicCheckpointer(checkpointer, **cfg.train.checkpointer) if main_process else None,
-            hooks.EvalHook(cfg.train.eval_period, evaluate),
-            hooks.PeriodicWriter(
-                default_writers(cfg.train.output_dir, cfg.train.max_iter),
-                period=cfg.train.log_period,
-            )
-            if main_process
-            else None,
-        ]
-    )
-    checkpointer.resume_or_load(cfg.train.init_checkpoint, resume=args.resume)
-    start_iter = trainer.iter + 1 if args.resume and checkpointer.has_checkpoint() else 0
-    trainer.train(start_iter, cfg.train.max_iter)
-    return last_results
+class CheckedAMPTrainer(_StopsOnDivergence, AMPTrainer):
+    pass
 
 
 class TrainCheckpointer(DetectionCheckpointer):
     """
     detectron2's checkpointer whose saves are atomic: a checkpoint is written under a temporary
     name and renamed, so a kill during a save never leaves ``last_checkpoint`` naming a truncated
-    file; and whose resume refuses what it cannot resume instead of starting over.
+    file; that saves nothing once the trainer's loss diverged (the last checkpoint stays the last
+    finite one); and whose resume refuses what it cannot resume instead of starting over.
     """
 
     def save(self, name: str, **kwargs) -> None:
         if not self.save_dir or not self.save_to_disk:
+            return
+        diverged_at = getattr(self.checkpointables.get("trainer"), "diverged_at", None)
+        if diverged_at is not None:
+            self.logger.error("Not saving %s: the loss diverged at iteration %d", name, diverged_at)
             return
         partial = f"{name}.partial"
         super().save(partial, **kwargs)  # written whole, and tagged, before the rename
@@ -154,6 +114,76 @@ class EvalCheckpointer(DetectionCheckpointer):
             raise ValueError("the checkpoint does not fit the config's model (" + "; ".join(problems[:5])
                              + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "") + ")")
         return incompatible
+
+
+def do_test(cfg, model) -> dict:
+    """Run ``cfg.dataloader.evaluator`` on ``cfg.dataloader.test``; returns its results."""
+    results = inference_on_dataset(
+        model, instantiate(cfg.dataloader.test), instantiate(cfg.dataloader.evaluator)
+    )
+    if comm.is_main_process() and results:
+        print_csv_format(results)
+        if "sem_seg" in results:
+            table = sem_seg_table(results["sem_seg"])
+            logger.info("Semantic segmentation on %s:\n%s", cfg.dataloader.test.dataset.names, table)
+            if "BF" in results["sem_seg"]:
+                logger.info("Failure modes (recall: share of segments found, by size; BF: boundary "
+                            "F-score):\n%s", failure_table(results["sem_seg"]))
+    return results
+
+
+def do_train(args, cfg) -> dict:
+    """
+    Train ``cfg.model`` for ``cfg.train.max_iter`` iterations, evaluating every
+    ``cfg.train.eval_period`` and at the end; returns the last evaluation's results.
+    """
+    if cfg.train.amp.enabled and cfg.train.device != "cuda":
+        raise ValueError(f"train.amp.enabled=True needs train.device='cuda', not {cfg.train.device!r}")
+    model = instantiate(cfg.model).to(cfg.train.device)
+    logger.info("Model:\n%s", model)
+    cfg.optimizer.params.model = model
+    optimizer = instantiate(cfg.optimizer)
+    # Re-seeded so that the data (order and augmentations) depends on train.seed alone, not on how
+    # many random numbers building the model drew: variants of a model see the same batches.
+    if cfg.train.seed >= 0:
+        seed_all_rng(cfg.train.seed + comm.get_rank())
+    train_loader = instantiate(cfg.dataloader.train)
+    model = create_ddp_model(model, **cfg.train.ddp)
+    trainer = (CheckedAMPTrainer if cfg.train.amp.enabled else CheckedSimpleTrainer)(
+        model, train_loader, optimizer)
+    checkpointer = TrainCheckpointer(model, cfg.train.output_dir, trainer=trainer)
+    if args.resume:
+        checkpointer.check_resumable()
+
+    last_results = {}
+
+    def evaluate():
+        if trainer.diverged_at is not None:
+            logger.error("Not evaluating: the loss diverged at iteration %d", trainer.diverged_at)
+            return {}
+        last_results.clear()
+        last_results.update(do_test(cfg, model))
+        return last_results
+
+    main_process = comm.is_main_process()
+    trainer.register_hooks(
+        [
+            hooks.IterationTimer(),
+            hooks.LRScheduler(scheduler=instantiate(cfg.lr_multiplier)),
+            hooks.PeriodicCheckpointer(checkpointer, **cfg.train.checkpointer) if main_process else None,
+            hooks.EvalHook(cfg.train.eval_period, evaluate),
+            hooks.PeriodicWriter(
+                default_writers(cfg.train.output_dir, cfg.train.max_iter),
+                period=cfg.train.log_period,
+            )
+            if main_process
+            else None,
+        ]
+    )
+    checkpointer.resume_or_load(cfg.train.init_checkpoint, resume=args.resume)
+    start_iter = trainer.iter + 1 if args.resume and checkpointer.has_checkpoint() else 0
+    trainer.train(start_iter, cfg.train.max_iter)
+    return last_results
 
 
 def do_eval_only(cfg) -> dict:

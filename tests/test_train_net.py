@@ -155,3 +155,25 @@ def test_resume_refuses_an_unreadable_or_missing_last_checkpoint(tiny_synthetic,
                                                 r"'model_final.pth'\] but no last_checkpoint"):
         train_net.main(_args(tiny_synthetic, out, "--resume", max_iter=4))
     assert os.path.getsize(os.path.join(out, "model_final.pth")) == 0  # nothing overwritten
+
+
+def test_a_loss_diverging_at_the_last_step_stops_without_saving_or_evaluating(tiny_synthetic, tmp_path,
+                                                                              monkeypatch):
+    from detectron2.modeling.meta_arch.semantic_seg import SemSegFPNHead
+    from detectron2.utils.events import get_event_storage
+
+    losses = SemSegFPNHead.losses
+
+    def nan_at_last_step(head, logits, targets):
+        result = losses(head, logits, targets)
+        if get_event_storage().iter == 3:
+            result["loss_sem_seg"] = result["loss_sem_seg"] * float("nan")
+        return result
+
+    monkeypatch.setattr(SemSegFPNHead, "losses", nan_at_last_step)
+    out = str(tmp_path)
+    with pytest.raises(FloatingPointError, match="iteration=3"):
+        train_net.main(_args(tiny_synthetic, out, max_iter=4))
+    assert open(os.path.join(out, "last_checkpoint")).read().strip() == "model_0000001.pth"
+    assert "model_final.pth" not in os.listdir(out)
+    assert not [m for m in _metrics(out) if "sem_seg/mIoU" in m]
