@@ -16,6 +16,7 @@ import torch
 
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import instantiate
+from detectron2.data import MetadataCatalog
 from detectron2.engine import (
     AMPTrainer,
     SimpleTrainer,
@@ -198,8 +199,32 @@ def do_eval_only(cfg) -> dict:
     return do_test(cfg, model)
 
 
+def check_dataset_classes(cfg) -> None:
+    """
+    The semantic head's class count and ignore value must be those of the datasets it trains and
+    is evaluated on: configs read them from the dataset named when they load, so a dataset
+    swapped on the command line keeps the old ones. ValueError naming both.
+    """
+    head = cfg.model.get("sem_seg_head")
+    if head is None:
+        return
+    for split in ("train", "test"):
+        names = cfg.dataloader[split].dataset.names
+        for name in [names] if isinstance(names, str) else names:
+            meta = MetadataCatalog.get(name)
+            classes = meta.get("stuff_classes")
+            if classes is not None and head.num_classes != len(classes):
+                raise ValueError(f"model.sem_seg_head.num_classes={head.num_classes}, but dataset {name!r} has "
+                                 f"{len(classes)} classes: set model.sem_seg_head.num_classes={len(classes)}")
+            ignore = meta.get("ignore_label")
+            if ignore is not None and "ignore_value" in head and head.ignore_value != ignore:
+                raise ValueError(f"model.sem_seg_head.ignore_value={head.ignore_value}, but dataset {name!r} "
+                                 f"ignores {ignore}: set model.sem_seg_head.ignore_value={ignore}")
+
+
 def main(args) -> dict:
     cfg = load_lazy_config(args.config_file, args.opts)
+    check_dataset_classes(cfg)
     default_setup(cfg, args)
     setup_logger(cfg.train.output_dir, distributed_rank=comm.get_rank(), name="sr_d2")
     return do_eval_only(cfg) if args.eval_only else do_train(args, cfg)

@@ -177,3 +177,11 @@ def test_a_loss_diverging_at_the_last_step_stops_without_saving_or_evaluating(ti
     assert open(os.path.join(out, "last_checkpoint")).read().strip() == "model_0000001.pth"
     assert "model_final.pth" not in os.listdir(out)
     assert not [m for m in _metrics(out) if "sem_seg/mIoU" in m]
+
+
+def test_a_dataset_with_other_classes_than_the_model_is_named(tiny_synthetic, tmp_path):
+    out = tmp_path / "never"
+    camvid = "dataloader.test.dataset.names=camvid_sem_seg_val"  # 11 classes, the config counted 6
+    with pytest.raises(ValueError, match="num_classes=6, but dataset 'camvid_sem_seg_val' has 11 classes"):
+        train_net.main(_args(tiny_synthetic, str(out), camvid))
+    assert not out.exists()

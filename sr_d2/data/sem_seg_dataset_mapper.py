@@ -18,7 +18,12 @@ def read_label_map(path: str) -> np.ndarray:
     image, the palette *indices* of a palette image (PASCAL VOC's format), as detectron2's
     ``SemSegEvaluator`` reads them. A colour image is refused: its colours are not class ids.
     """
-    with Image.open(path) as label:
+    try:
+        label = Image.open(path)
+        label.load()
+    except (OSError, SyntaxError) as e:
+        raise ValueError(f"label {path!r} cannot be read: {e}") from e
+    with label:
         if label.mode not in ("L", "P", "I", "I;16"):
             raise ValueError(f"label {path!r} is a {label.mode} image: a label map holds one class id "
                              f"per pixel (8-bit grayscale or palette PNG)")
@@ -55,7 +60,10 @@ class SemSegDatasetMapper(DatasetMapper):
 
     def __call__(self, dataset_dict):
         dataset_dict = copy.deepcopy(dataset_dict)
-        image = utils.read_image(dataset_dict["file_name"], format=self.image_format)
+        try:
+            image = utils.read_image(dataset_dict["file_name"], format=self.image_format)
+        except (OSError, SyntaxError, ValueError) as e:  # missing, truncated or not an image
+            raise ValueError(f"image {dataset_dict['file_name']!r} cannot be read: {e}") from e
         utils.check_image_size(dataset_dict, image)
         label_file = dataset_dict.pop("sem_seg_file_name", None)
         sem_seg = None

@@ -67,3 +67,15 @@ def test_size_is_checked_after_the_images_exif_rotation(tmp_path):
     d["file_name"] = str(tmp_path / "im.jpg")
     with pytest.raises(ValueError, match=r"gt\.png.*3x2.*im\.jpg.*2x3 as loaded"):
         _mapper()(d)
+
+
+def test_truncated_or_corrupt_files_are_named(tmp_path):
+    d = _pair(tmp_path, np.zeros((8, 8)))
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "big.jpg")
+    data = (tmp_path / "big.jpg").read_bytes()
+    (tmp_path / "big.jpg").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"image '.*big\.jpg' cannot be read"):
+        _mapper()({**d, "file_name": str(tmp_path / "big.jpg")})
+    (tmp_path / "gt.png").write_bytes(b"not a png")
+    with pytest.raises(ValueError, match=r"label '.*gt\.png' cannot be read"):
+        _mapper()(d)
