@@ -1,0 +1,87 @@
+"""SR training under DistributedDataParallel: 2 CPU processes on gloo against one process."""
+import multiprocessing
+import os
+import pickle
+
+import torch
+
+from detectron2.config import instantiate
+from detectron2.engine import create_ddp_model
+from detectron2.utils.events import EventStorage
+
+from sr_d2.config import load_lazy_config
+
+CONFIG = os.path.join(os.path.dirname(__file__), "..", "..", "configs", "synthetic", "sr_sem_seg_fpn_R18.py")
+# GroupNorm everywhere, so that a batch split over processes trains as the whole batch does; no void
+# pixels, so that every process normalises its losses by the same pixel count.
+OVERRIDES = ["model.backbone.bottom_up.stem.norm=GN", "model.backbone.bottom_up.stages.norm=GN",
+             "model.self_regulation.norm=GN", "model.self_regulation.warmup=0.5", "train.max_iter=4"]
+STEPS, BATCH = 4, 4
+
+
+def _batch():
+    g = torch.Generator().manual_seed(0)
+    return [{"image": torch.rand(3, 64, 64, generator=g) * 255,
+             "sem_seg": torch.randint(0, 6, (64, 64), generator=g)} for _ in range(BATCH)]
+
+
+def _model():
+    torch.manual_seed(0)
+    return instantiate(load_lazy_config(CONFIG, OVERRIDES).model).train()
+
+
+def _train(rank: int, world: int):
+    """SR warm-up then SR, STEPS SGD steps on this process's share of the batch; the weights."""
+    model = _model()
+    if world > 1:
+        # detectron2's wrapper, without find_unused_parameters; on CPU, no device ids
+        model = create_ddp_model(model, device_ids=None)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    batch = _batch()[rank::world]
+    for step in range(STEPS):  # SR is off for steps 0 and 1 (warm-up 0.5 of 4), on after
+        with EventStorage(step):
+            losses = model(batch)
+        optimizer.zero_grad()
+        sum(losses.values()).backward()
+        optimizer.step()
+    module = model.module if world > 1 else model
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _worker(rank: int, world: int, init_file: str, out: str):
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        weights = _train(rank, world)
+        with open(f"{out}.{rank}", "wb") as f:
+            pickle.dump(weights, f)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_processes_train_sr_as_one_process_with_the_whole_batch(tmp_path):
+    out = str(tmp_path / "weights")
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_worker, args=(rank, 2, str(tmp_path / "init"), out))
+               for rank in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=300)
+    assert [w.exitcode for w in workers] == [0, 0]
+    ranks = []
+    for rank in range(2):
+        with open(f"{out}.{rank}", "rb") as f:
+            ranks.append(pickle.load(f))
+    single, initial = _train(0, 1), _model().state_dict()
+    assert ranks[0].keys() == single.keys()
+    for key, value in single.items():
+        assert torch.equal(ranks[0][key], ranks[1][key]), key  # DDP keeps the ranks identical
+        if value.is_floating_point():
+            # Float reduction order differs: allow 1 % of what training changed, a wrong gradient
+            # (e.g. summed instead of averaged, or a loss missing on one side) moves far more.
+            update = (value - initial[key]).abs().max().item()
+            assert (ranks[0][key] - value).abs().max().item() <= 0.01 * update + 1e-7, key
+    assert int(single["self_regulation.switched_on_at"]) == -1  # fixed schedule: no adaptive switch
