@@ -1,18 +1,15 @@
 """Baseline: detectron2's SemanticSegmentor on CamVid (11 classes), from scratch."""
 import detectron2.data.transforms as T
 from detectron2.config import LazyCall as L
-from detectron2.data import MetadataCatalog
 
-from ..common.data.sem_seg import dataloader
+from ..common.data.sem_seg import dataloader, head_classes
 from ..common.models.sem_seg_fpn import model
 from ..common.optim import optimizer
 from ..common.train import lr_multiplier, train
 
 dataloader.train.dataset.names = "camvid_sem_seg_train"
 dataloader.test.dataset.names = "camvid_sem_seg_val"
-_meta = MetadataCatalog.get(dataloader.train.dataset.names)
-model.sem_seg_head.num_classes = len(_meta.stuff_classes)
-model.sem_seg_head.ignore_value = _meta.ignore_label
+model.sem_seg_head.update(head_classes(dataloader.train.dataset.names))
 
 # 480x360 images: random scale around 240 px short side, 224x288 crops; evaluation at 240.
 dataloader.train.mapper.augmentations = [
@@ -21,7 +18,7 @@ dataloader.train.mapper.augmentations = [
         crop_type="absolute",
         crop_size=(224, 288),
         single_category_max_area=1.0,
-        ignored_category=_meta.ignore_label,
+        ignored_category="${model.sem_seg_head.ignore_value}",
     ),
     L(T.RandomFlip)(horizontal=True),
 ]

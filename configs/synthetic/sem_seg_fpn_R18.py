@@ -1,16 +1,13 @@
 """Baseline: detectron2's SemanticSegmentor on the embedded synthetic set (CPU, minutes)."""
-from detectron2.data import MetadataCatalog
 
-from ..common.data.sem_seg import dataloader
+from ..common.data.sem_seg import dataloader, head_classes
 from ..common.models.sem_seg_fpn import model
 from ..common.optim import optimizer
 from ..common.train import lr_multiplier, train
 
 dataloader.train.dataset.names = "synthetic_sem_seg_train"
 dataloader.test.dataset.names = "synthetic_sem_seg_val"
-_meta = MetadataCatalog.get(dataloader.train.dataset.names)
-model.sem_seg_head.num_classes = len(_meta.stuff_classes)
-model.sem_seg_head.ignore_value = _meta.ignore_label
+model.sem_seg_head.update(head_classes(dataloader.train.dataset.names))
 
 train.max_iter = 800
 train.eval_period = 400

@@ -4,6 +4,7 @@ from omegaconf import OmegaConf
 import detectron2.data.transforms as T
 from detectron2.config import LazyCall as L
 from detectron2.data import (
+    MetadataCatalog,
     build_detection_test_loader,
     build_detection_train_loader,
     get_detection_dataset_dicts,
@@ -42,3 +43,9 @@ dataloader.test = L(build_detection_test_loader)(
 dataloader.evaluator = L(SRSemSegEvaluator)(
     dataset_name="${..test.dataset.names}", area_thresholds=DEFAULT_AREA_THRESHOLDS, boundary_tolerance=2
 )
+
+
+def head_classes(dataset_name: str) -> dict:
+    """``num_classes`` and ``ignore_value`` of a semantic head, from the dataset's metadata."""
+    meta = MetadataCatalog.get(dataset_name)
+    return dict(num_classes=len(meta.stuff_classes), ignore_value=meta.ignore_label)

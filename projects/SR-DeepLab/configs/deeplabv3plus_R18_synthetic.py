@@ -1,6 +1,5 @@
 """Baseline: SemanticSegmentor with detectron2's DeepLabV3PlusHead on ResNet-18, synthetic set."""
 from detectron2.config import LazyCall as L
-from detectron2.data import MetadataCatalog
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import ResNet, SemanticSegmentor
 from detectron2.modeling.backbone.resnet import BasicStem
@@ -8,6 +7,7 @@ from detectron2.projects.deeplab import DeepLabV3PlusHead
 
 from ....configs.common.constants import PIXEL_MEAN_RGB, PIXEL_STD_RGB
 # sr-d2's synthetic data, optimizer and schedule (its FPN model is replaced below)
+from ....configs.common.data.sem_seg import head_classes
 from ....configs.synthetic.sem_seg_fpn_R18 import dataloader, lr_multiplier, optimizer, train
 
 model = L(SemanticSegmentor)(
@@ -33,7 +33,5 @@ model = L(SemanticSegmentor)(
     pixel_mean=PIXEL_MEAN_RGB,
     pixel_std=PIXEL_STD_RGB,
 )
-_meta = MetadataCatalog.get(dataloader.train.dataset.names)
-model.sem_seg_head.num_classes = len(_meta.stuff_classes)
-model.sem_seg_head.ignore_value = _meta.ignore_label
+model.sem_seg_head.update(head_classes(dataloader.train.dataset.names))
 train.output_dir = "output/synthetic/deeplabv3plus_R18"
