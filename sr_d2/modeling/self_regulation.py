@@ -38,7 +38,8 @@ from .losses import (
 __all__ = ["SR_PRESETS", "SelfRegulation", "exit_feature_shapes", "feature_shapes", "tapped_features"]
 
 # Settings of SelfRegulation besides the feature shapes, label ids and the schedule (warm-up).
-# Weights are relative to the model's own head loss (weight 1.0 in detectron2); the official code
+# Weights are relative to the model's own head loss (SelfRegulated multiplies them by the head's
+# loss_weight, 1.0 in detectron2's SemanticSegmentor, 0.5 in its Panoptic-FPN); the official code
 # weighs its final CE 0.8, so its weights (0.8 seg, 0.2 cls, 1.0 SR-L, 1.0 SR-F) appear here
 # divided by 0.8: the same ratios.
 _OFFICIAL_LOSSES = dict(

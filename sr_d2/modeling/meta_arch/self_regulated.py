@@ -98,7 +98,10 @@ class SelfRegulated:
         losses = head.losses(logits, targets)
         sr = self.self_regulation
         image_labels = image_labels_of(batched_inputs, targets, sr.num_classes, sr.ignore_value)
-        losses.update(sr(features, logits, targets, image_labels))
+        # SR's weights are relative to the head's loss: they scale with its loss_weight (0.5 in
+        # detectron2's Panoptic-FPN), so SR weighs against the head as it does with weight 1.
+        weight = getattr(head, "loss_weight", 1.0)
+        losses.update({k: v * weight for k, v in sr(features, logits, targets, image_labels).items()})
         return None, losses
 
 

@@ -167,3 +167,16 @@ def test_exit_features_are_checked_against_the_backbone_when_built():
     cfg.model.self_regulation.input_shape.res9 = L(ShapeSpec)(channels=8, stride=64)
     with pytest.raises(ValueError, match=r"'res9' is not a feature of the backbone \['p2', "):
         instantiate(cfg.model)
+
+
+def test_sr_losses_scale_with_the_heads_loss_weight():
+    sr, _ = _models()
+    sr.train()
+    batch = _batch()
+    torch.manual_seed(1)
+    full = sr(batch)
+    sr.sem_seg_head.loss_weight = 0.5  # Panoptic-FPN's semantic head
+    torch.manual_seed(1)
+    half = sr(batch)
+    for key, value in full.items():
+        assert half[key].item() == pytest.approx(0.5 * value.item(), rel=1e-5), key
