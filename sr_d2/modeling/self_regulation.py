@@ -49,6 +49,7 @@ _OFFICIAL_LOSSES = dict(
     sr_f_mode="hard",
     sr_f_tau=1.0,
     sr_f_gate="none",
+    sr_f_teacher=None,
     sr_f_min_confidence=0.0,
     sr_l_weight=1.25,
     sr_l_mode="image",
@@ -154,6 +155,7 @@ class SelfRegulation(nn.Module):
         sr_f_mode: str,
         sr_f_tau: float,
         sr_f_gate: str,
+        sr_f_teacher: Optional[str],
         sr_f_min_confidence: float,
         sr_l_weight: float,
         sr_l_mode: str,
@@ -176,6 +178,8 @@ class SelfRegulation(nn.Module):
                 BCE of the exits and of the final output).
             sr_f_weight, sr_f_mode, sr_f_tau, sr_f_gate, sr_f_min_confidence: SR-F, see
                 :func:`sr_f_loss`.
+            sr_f_teacher: the exit (feature name) that teaches SR-F the deeper exits and the
+                final output; None: the shallowest (the paper).
             sr_l_weight, sr_l_mode, sr_l_tau: SR-L, see :func:`sr_l_loss`.
             max_iter: length of the training schedule, in iterations.
             warmup: SR-F and SR-L weigh 0 for this fraction of ``max_iter`` (sr-d2's configs:
@@ -196,6 +200,10 @@ class SelfRegulation(nn.Module):
         ordered = sorted(input_shape.items(), key=lambda kv: kv[1].stride)
         self.in_features = [name for name, _ in ordered]
         self.input_shape = dict(ordered)
+        if sr_f_teacher is not None and sr_f_teacher not in self.in_features[:-1]:
+            raise ValueError(f"SelfRegulation: sr_f_teacher={sr_f_teacher!r} must be an exit with a deeper "
+                             f"one after it, one of {self.in_features[:-1]}")
+        self.sr_f_teacher_index = 0 if sr_f_teacher is None else self.in_features.index(sr_f_teacher)
         self.exits = nn.ModuleDict(
             {
                 name: ExitHead(shape.channels, num_classes, conv_dims=conv_dims,
@@ -306,7 +314,7 @@ class SelfRegulation(nn.Module):
             * sum(image_cls_loss(c, image_labels) for c in exit_cls + [final_cls]),
         }
         if self.training:
-            self._track_teacher(exit_seg[0], shares, iteration)
+            self._track_teacher(exit_seg[self.sr_f_teacher_index], shares, iteration)
         scale = self.sr_scale(iteration)
         if storage is not None:
             storage.put_scalars(sr_scale=scale, sr_teacher_accuracy=float(self.teacher_accuracy),
@@ -323,11 +331,11 @@ class SelfRegulation(nn.Module):
         zero = final_seg.new_zeros(())
         losses = {"loss_sr_f": zero, "loss_sr_l": zero}
         if scale > 0 and self.sr_f_weight > 0:
-            teacher = exit_seg[0]
+            teacher = exit_seg[self.sr_f_teacher_index]
             losses["loss_sr_f"] = (scale * self.sr_f_weight) * sum(
                 sr_f_loss(s, teacher, self.sr_f_mode, self.sr_f_tau, self.sr_f_gate, shares,
                           self.sr_f_min_confidence)
-                for s in exit_seg[1:] + [final_seg]
+                for s in exit_seg[self.sr_f_teacher_index + 1 :] + [final_seg]
             )
         if scale > 0 and self.sr_l_weight > 0:
             if self.sr_l_mode == "image":

@@ -42,6 +42,7 @@ VARIANTS: Dict[str, List[str]] = {
     "official-losses": [f"{SR}sr_f_gate=none"],
     "sr-f-student-wrong": [f"{SR}sr_f_gate=teacher_right_student_wrong"],
     "sr-f-soft": [f"{SR}sr_f_mode=soft", f"{SR}sr_f_tau=2.0"],
+    "sr-f-res3": [f"{SR}sr_f_teacher=res3"],
     "adaptive": [f"{SR}warmup=0.1", f"{SR}switch_on_accuracy=0.85"],
 }
 

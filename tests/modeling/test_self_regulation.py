@@ -165,3 +165,18 @@ def test_official_preset_builds_full_resolution_exits():
     features, final_logits, targets = _inputs()
     assert set(sr(features, final_logits, targets, iteration=0)) == {
         "loss_exit_seg", "loss_exit_cls", "loss_sr_f", "loss_sr_l"}
+
+
+def test_a_deeper_sr_f_teacher_teaches_only_the_exits_below_it_and_the_final_output():
+    shapes = {**SHAPES, "res4": ShapeSpec(channels=8, stride=16)}
+    settings = {**SR_PRESETS["sr-d2"], "norm": "", "max_iter": 40, "warmup": 0.0, "sr_f_teacher": "res3"}
+    sr = SelfRegulation(shapes, num_classes=C, ignore_value=IGNORE, **settings)
+    features, final_logits, targets = _inputs()
+    features["res4"] = torch.randn(2, 8, 2, 2)
+    loss = sr(features, final_logits, targets, iteration=0)["loss_sr_f"]
+    assert sum(_grads(loss, list(sr.exits["res2"].parameters()))) == 0  # not an SR-F party
+    assert sum(_grads(loss, list(sr.exits["res3"].parameters()))) == 0  # the teacher
+    assert sum(_grads(loss, list(sr.exits["res4"].parameters()))) > 0
+    assert _grads(loss, [final_logits])[0] > 0
+    with pytest.raises(ValueError, match=r"sr_f_teacher='res4' must be an exit with a deeper one"):
+        SelfRegulation(shapes, num_classes=C, ignore_value=IGNORE, **{**settings, "sr_f_teacher": "res4"})
