@@ -130,6 +130,23 @@ def markdown_table(rows: List[Dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def class_table(results: Dict, variants: Sequence[str]) -> str:
+    """Mean IoU of each class over seeds ("sem_seg/IoU-<class>"), a row per variant."""
+    classes = sorted({k[len("sem_seg/IoU-"):] for runs in results.values() for r in runs.values()
+                      for k in r if k.startswith("sem_seg/IoU-")})
+    lines = ["| variant | " + " | ".join(classes) + " |", "| --- | " + " | ".join("---" for _ in classes) + " |"]
+    for variant in variants:
+        runs = list(results.get(variant, {}).values())
+        if not runs:
+            continue
+        cells = []
+        for c in classes:
+            values = [r[f"sem_seg/IoU-{c}"] for r in runs if f"sem_seg/IoU-{c}" in r]
+            cells.append(f"{sum(values) / len(values):.1f}" if values else "")
+        lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def plot(rows: List[Dict], results: Dict, output: str) -> None:
     """One panel per metric: each seed as a dot, the mean as a bar."""
     fig, axes = plt.subplots(1, len(METRICS), figsize=(3.2 * len(METRICS), 3.4), squeeze=False)
@@ -230,7 +247,7 @@ def write_summary(results: Dict, variants: Sequence[str], output_dir: str) -> No
     order = list(variants) + [v for v in results if v not in variants]
     rows = summarize(results, order)
     with open(os.path.join(output_dir, "results.md"), "w") as f:
-        f.write(markdown_table(rows))
+        f.write(markdown_table(rows) + "\nIoU per class, mean over seeds:\n\n" + class_table(results, order))
     if rows:
         plot(rows, results, os.path.join(output_dir, "results.png"))
 

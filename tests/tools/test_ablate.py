@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from sr_d2.tools.ablate import ablate, baseline_config, markdown_table, summarize
+from sr_d2.tools.ablate import ablate, baseline_config, class_table, markdown_table, summarize
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SR_CONFIG = os.path.join(REPO, "configs", "synthetic", "sr_sem_seg_fpn_R18.py")
@@ -60,6 +60,9 @@ def test_summary_is_the_mean_and_sample_spread_over_seeds():
     assert rows[0]["sem_seg/mIoU"] == (40.0, None)
     table = markdown_table(rows)
     assert "| a | 2 | 52.0 +/- 2.8 |" in table and "| b | 1 | 40.0 |" in table
+    results["a"]["seed0"]["sem_seg/IoU-pole"], results["a"]["seed1"]["sem_seg/IoU-pole"] = 1.0, 4.0
+    assert class_table(results, ["a", "b"]).splitlines() == [
+        "| variant | pole |", "| --- | --- |", "| a | 2.5 |", "| b |  |"]
 
 
 def test_unknown_variant_and_missing_baseline_are_named(tmp_path):
