@@ -1,0 +1,141 @@
+"""
+Export a trained semantic-segmentation model for deployment: trace it, as a function of one image
+to its logits, to TorchScript (or ONNX, with the ``deploy`` extra installed), then run the
+exported model and the eager one on sample images and print the largest difference of their
+logits and the time per image of each.
+
+    python -m sr_d2.tools.export_model --config-file configs/synthetic/sr_sem_seg_fpn_R18.py \\
+        --weights output/synthetic/sr_sem_seg_fpn_R18/model_final.pth \\
+        --images a.png b.png --output model.ts [--format onnx]
+
+An SR model exports as its base model: the exits are dropped first. The input is the image as the
+config's test loader prepares it (its test-time resize); the export is traced at the first image's
+size, and every image checked must have that size after the resize.
+"""
+import argparse
+import os
+import sys
+import time
+import warnings
+from typing import Dict, List, Optional, Sequence
+
+import torch
+
+from torch import nn
+
+from detectron2.config import instantiate
+from detectron2.modeling import SemanticSegmentor
+
+from sr_d2.modeling import SelfRegulated
+from sr_d2.tools.visualize import load_model
+
+__all__ = ["SemanticLogits", "export_model", "prepared_images"]
+
+
+class SemanticLogits(nn.Module):
+    """
+    A detectron2 semantic model as a function of one image, for tracing: (3, H, W) image as the
+    model takes it -> (C, H, W) logits. (detectron2's ``TracingAdapter`` does this for any output
+    structure, but v0.6's ``detectron2.export`` cannot be imported without caffe2.)
+    """
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.model([{"image": image}])[0]["sem_seg"]
+
+
+def prepared_images(cfg, paths: Sequence[str]) -> List[torch.Tensor]:
+    """(3, H, W) tensors of the images ``paths`` as ``cfg.dataloader.test``'s mapper makes them."""
+    mapper = instantiate(cfg.dataloader.test.mapper)
+    images = []
+    for path in paths:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"image {path!r} does not exist")
+        images.append(mapper({"file_name": path})["image"])
+    return images
+
+
+def _per_image_seconds(run, images: Sequence[torch.Tensor], repeats: int) -> float:
+    run(images[0])  # warm-up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        for image in images:
+            run(image)
+    return (time.perf_counter() - start) / (repeats * len(images))
+
+
+@torch.no_grad()
+def export_model(config_file: str, weights: str, images: Sequence[str], output: str,
+                 fmt: str = "torchscript", overrides: Sequence[str] = (), repeats: int = 3) -> Dict:
+    """
+    Trace the config's model with ``weights`` on the first of ``images`` and write it to
+    ``output``; returns {"max_abs_diff": largest |exported - eager| logit over ``images``,
+    "eager_s", "exported_s": seconds per image} (``exported_s`` for TorchScript only).
+    """
+    if fmt not in ("torchscript", "onnx"):
+        raise ValueError(f"format must be 'torchscript' or 'onnx', not {fmt!r}")
+    cfg, model = load_model(config_file, weights, overrides)
+    if not isinstance(model, SemanticSegmentor):
+        raise ValueError(f"{type(model).__name__}: only semantic-segmentation models export here")
+    if isinstance(model, SelfRegulated):
+        del model.self_regulation  # training only: the deployed model is the base model
+    inputs = prepared_images(cfg, images)
+    sizes = {tuple(x.shape[-2:]) for x in inputs}
+    if len(sizes) > 1:
+        raise ValueError(f"the images have sizes {sorted(sizes)} after the test resize: the export is "
+                         f"traced for one size, give images of one size")
+
+    eager = SemanticLogits(model).eval()
+    tmp = output + ".tmp"
+    if fmt == "torchscript":
+        with warnings.catch_warnings():  # the trace holds for the traced size (module docstring)
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            torch.jit.trace(eager, (inputs[0],)).save(tmp)
+        os.replace(tmp, output)
+        run = torch.jit.load(output)
+    else:
+        import onnxruntime  # the "deploy" extra
+
+        torch.onnx.export(eager, (inputs[0],), tmp, opset_version=17, dynamo=False)
+        os.replace(tmp, output)
+        session = onnxruntime.InferenceSession(output, providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+
+        def run(image):
+            return torch.as_tensor(session.run(None, {name: image.numpy()})[0])
+
+    diff = max((run(x) - eager(x)).abs().max().item() for x in inputs)
+    return {
+        "max_abs_diff": diff,
+        "eager_s": _per_image_seconds(eager, inputs, repeats),
+        "exported_s": _per_image_seconds(run, inputs, repeats),
+    }
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config-file", required=True)
+    parser.add_argument("--weights", required=True, help="checkpoint of the model (SR or plain)")
+    parser.add_argument("--images", nargs="+", required=True, help="sample images: trace and check")
+    parser.add_argument("--output", required=True, help="file to write (.ts or .onnx)")
+    parser.add_argument("--format", default="torchscript", choices=["torchscript", "onnx"])
+    parser.add_argument("--repeats", type=int, default=3, help="timed passes over the images")
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides (key=value)")
+    args = parser.parse_args(argv)
+    try:
+        result = export_model(args.config_file, args.weights, args.images, args.output, args.format,
+                              args.opts, args.repeats)
+    except (OSError, ValueError, ImportError) as e:
+        print(f"export_model: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.output} ({args.format}); max |exported - eager| logit over {len(args.images)} "
+          f"images: {result['max_abs_diff']:.2e}; per image: eager {result['eager_s'] * 1e3:.1f} ms, "
+          f"exported {result['exported_s'] * 1e3:.1f} ms (threads={torch.get_num_threads()})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+import os
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.config import instantiate
+from detectron2.utils.events import EventStorage
+
+from sr_d2.config import load_lazy_config
+from sr_d2.tools.export_model import export_model, main
+
+SR_CONFIG = os.path.join(os.path.dirname(__file__), "..", "..", "configs", "synthetic", "sr_sem_seg_fpn_R18.py")
+
+
+@pytest.fixture(scope="module")
+def sr_checkpoint(tmp_path_factory):
+    """An SR model after one training step (BatchNorm statistics moved), and 3 sample images."""
+    out = tmp_path_factory.mktemp("export")
+    torch.manual_seed(0)
+    model = instantiate(load_lazy_config(SR_CONFIG, ["model.self_regulation.warmup=0"]).model)
+    batch = [{"image": torch.rand(3, 64, 64) * 255, "sem_seg": torch.randint(0, 6, (64, 64))}] * 2
+    with EventStorage(0):
+        model.train()(batch)
+    DetectionCheckpointer(model, str(out)).save("model_final")
+    rng = np.random.default_rng(0)
+    images = []
+    for i in range(3):
+        images.append(str(out / f"{i}.png"))
+        Image.fromarray(rng.integers(0, 256, (48, 80, 3), dtype=np.uint8)).save(images[-1])
+    return str(out / "model_final.pth"), images
+
+
+def test_torchscript_export_predicts_what_the_eager_model_predicts(sr_checkpoint, tmp_path):
+    weights, images = sr_checkpoint
+    out = str(tmp_path / "model.ts")
+    result = export_model(SR_CONFIG, weights, images, out, repeats=1)
+    assert result["max_abs_diff"] < 1e-4
+    assert result["eager_s"] > 0 and result["exported_s"] > 0
+    traced = torch.jit.load(out)
+    assert not any(name.startswith("model.self_regulation") for name, _ in traced.named_parameters())
+
+
+def test_bad_inputs_are_named(sr_checkpoint, tmp_path, capsys):
+    weights, images = sr_checkpoint
+    assert main(["--config-file", SR_CONFIG, "--weights", weights, "--images", "nope.png",
+                 "--output", str(tmp_path / "m.ts")]) == 1
+    assert "nope.png" in capsys.readouterr().err
+    Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(tmp_path / "small.png")
+    with pytest.raises(ValueError, match="sizes"):
+        export_model(SR_CONFIG, weights, [images[0], str(tmp_path / "small.png")], str(tmp_path / "m.ts"))
+    assert not os.path.exists(tmp_path / "m.ts")
+
+
+def test_onnx_export_when_the_deploy_extra_is_installed(sr_checkpoint, tmp_path):
+    pytest.importorskip("onnxruntime")
+    weights, images = sr_checkpoint
+    result = export_model(SR_CONFIG, weights, images, str(tmp_path / "model.onnx"), fmt="onnx", repeats=1)
+    assert result["max_abs_diff"] < 1e-3
