@@ -31,7 +31,7 @@ from sr_d2.config import load_lazy_config
 from sr_d2.evaluation import DEFAULT_AREA_THRESHOLDS, failure_masks
 from sr_d2.modeling import SelfRegulated, exit_inference
 
-__all__ = ["error_map", "load_model", "visualize"]
+__all__ = ["draw_labels", "error_map", "load_model", "titled", "visualize"]
 
 _MISSED, _MISLABELED, _WRONG = (1.0, 0.1, 0.1), (1.0, 0.85, 0.0), (0.2, 0.4, 1.0)
 
@@ -70,17 +70,19 @@ def _panels(model, cfg, inputs: dict, image: np.ndarray, gt: np.ndarray, metadat
     preds = {k: v.argmax(0).numpy() for k, v in logits.items()}
     final = preds.pop("sem_seg")
     thresholds = cfg.dataloader.evaluator.get("area_thresholds", DEFAULT_AREA_THRESHOLDS)
-    out = [(f"{tag}: prediction", _draw(image, final, metadata)),
+    out = [(f"{tag}: prediction", draw_labels(image, final, metadata)),
            (f"{tag}: errors", error_map(image, final, gt, metadata, thresholds))]
-    out += [(f"{tag}: exit {name}", _draw(image, p, metadata)) for name, p in preds.items()]
+    out += [(f"{tag}: exit {name}", draw_labels(image, p, metadata)) for name, p in preds.items()]
     return out
 
 
-def _draw(image: np.ndarray, labels: np.ndarray, metadata) -> np.ndarray:
+def draw_labels(image: np.ndarray, labels: np.ndarray, metadata) -> np.ndarray:
+    """(H, W, 3) RGB ``image`` with the (H, W) class ids ``labels`` drawn in the metadata's colours."""
     return Visualizer(image, metadata).draw_sem_seg(labels, area_threshold=0, alpha=0.7).get_image()
 
 
-def _titled(panel: np.ndarray, title: str, scale: int) -> np.ndarray:
+def titled(panel: np.ndarray, title: str, scale: int = 1) -> np.ndarray:
+    """``panel`` enlarged ``scale`` times under a 22-px strip with ``title``."""
     panel = cv2.resize(panel, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
     strip = np.full((22, panel.shape[1], 3), 255, np.uint8)
     cv2.putText(strip, title, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
@@ -110,10 +112,10 @@ def visualize(
         inputs = mapper(dict(dicts[i]))
         image = np.asarray(Image.open(dicts[i]["file_name"]).convert("RGB"))
         gt = np.asarray(Image.open(dicts[i]["sem_seg_file_name"]), dtype=np.int64)
-        panels = [("input", image), ("ground truth", _draw(image, gt, metadata))]
+        panels = [("input", image), ("ground truth", draw_labels(image, gt, metadata))]
         for tag, model_cfg, model in models:
             panels += _panels(model, model_cfg, inputs, image, gt, metadata, tag)
-        rows.append(np.concatenate([_titled(p, f"image {i}" if t == "input" else t, scale)
+        rows.append(np.concatenate([titled(p, f"image {i}" if t == "input" else t, scale)
                                     for t, p in panels], axis=1))
     grid = np.concatenate(rows, axis=0)
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)

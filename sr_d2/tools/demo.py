@@ -1,0 +1,187 @@
+"""
+Predict on your own images or video with a trained model and draw the predictions.
+
+    python -m sr_d2.tools.demo --config-file configs/synthetic/sr_sem_seg_fpn_R18.py \\
+        --weights output/synthetic/sr_sem_seg_fpn_R18/model_final.pth \\
+        --input a.png photos/ 'more/*.jpg' [--video-input clip.mp4] --output out/ [--exits]
+
+Each image is prepared as the config's test loader prepares its images (the model's input format,
+the test-time resize), predicted in eval mode at its own size, and drawn with detectron2's
+``Visualizer`` in the test set's class names and colours (panoptic output as panoptic) into
+``out/<name>.png``; a video becomes ``out/<name>.mp4``. ``--exits`` adds, for an SR model, the
+prediction of every exit next to the model's. Works for SR models, their plain exports and plain
+detectron2 models. Inputs that are missing or unreadable are reported by name, the others still
+processed, and the exit code is 1.
+"""
+import argparse
+import glob
+import os
+import sys
+from typing import List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+import torch
+import tqdm
+
+import detectron2.data.transforms as T
+from detectron2.config import instantiate
+from detectron2.data import MetadataCatalog
+from detectron2.data import detection_utils as utils
+from detectron2.utils.visualizer import Visualizer
+
+from sr_d2.modeling import SelfRegulated, exit_inference
+from sr_d2.tools.visualize import draw_labels, load_model, titled
+
+__all__ = ["Predictor", "expand_inputs"]
+
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+def expand_inputs(patterns: Sequence[str]) -> Tuple[List[str], List[str]]:
+    """(image files, patterns that matched none) of files, folders (their images) and globs."""
+    files, unmatched = [], []
+    for pattern in patterns:
+        if os.path.isdir(pattern):
+            found = sorted(os.path.join(pattern, f) for f in os.listdir(pattern) if f.lower().endswith(IMAGE_EXTS))
+        elif os.path.isfile(pattern):
+            found = [pattern]
+        else:
+            found = sorted(glob.glob(pattern))
+        files += found
+        if not found:
+            unmatched.append(pattern)
+    return files, unmatched
+
+
+class Predictor:
+    """
+    A model and its config's test-time preparation: call it on an (H, W, 3) image in the model's
+    input format to get the model's output dict for that image, at (H, W).
+    """
+
+    def __init__(self, cfg, model, exits: bool = False):
+        mapper = instantiate(cfg.dataloader.test.mapper)
+        self.augmentations = mapper.augmentations  # a detectron2 AugmentationList
+        self.image_format = mapper.image_format
+        self.metadata = MetadataCatalog.get(cfg.dataloader.test.dataset.names)
+        self.model = model.eval()
+        self.exits = exits and isinstance(model, SelfRegulated)
+
+    @torch.no_grad()
+    def __call__(self, image: np.ndarray) -> dict:
+        aug_input = T.AugInput(image)
+        self.augmentations(aug_input)
+        tensor = torch.as_tensor(np.ascontiguousarray(aug_input.image.transpose(2, 0, 1)))
+        inputs = [{"image": tensor, "height": image.shape[0], "width": image.shape[1]}]
+        output = self.model(inputs)[0]
+        if self.exits:
+            output["exits"] = {k: v for k, v in exit_inference(self.model, inputs)[0].items() if k != "sem_seg"}
+        return output
+
+    def draw(self, image: np.ndarray, output: dict) -> np.ndarray:
+        """(H, W', 3) RGB drawing of ``output`` on ``image`` (model format), exits to its right."""
+        rgb = utils.convert_image_to_rgb(image, self.image_format)
+        if "panoptic_seg" in output:
+            panoptic, segments = output["panoptic_seg"]
+            vis = Visualizer(rgb, self.metadata).draw_panoptic_seg(panoptic.cpu(), segments)
+            drawing = vis.get_image()
+        else:
+            drawing = draw_labels(rgb, output["sem_seg"].argmax(0).cpu().numpy(), self.metadata)
+        if "exits" not in output:
+            return drawing
+        panels = [titled(drawing, "model")]
+        panels += [titled(draw_labels(rgb, logits.argmax(0).cpu().numpy(), self.metadata), f"exit {name}")
+                   for name, logits in output["exits"].items()]
+        return np.concatenate(panels, axis=1)
+
+
+def _write_png(path: str, rgb: np.ndarray) -> None:
+    tmp = path + ".tmp.png"
+    cv2.imwrite(tmp, rgb[:, :, ::-1])
+    os.replace(tmp, path)
+
+
+def run_images(predictor: Predictor, files: Sequence[str], output_dir: str) -> List[str]:
+    """Draw each of ``files`` into ``output_dir``; returns the messages of those that failed."""
+    failures = []
+    for path in tqdm.tqdm(files, desc="images", disable=len(files) < 2):
+        try:
+            image = utils.read_image(path, format=predictor.image_format)
+        except (OSError, SyntaxError, ValueError) as e:
+            failures.append(f"{path}: cannot be read ({e})")
+            continue
+        name = os.path.splitext(os.path.basename(path))[0] + ".png"
+        _write_png(os.path.join(output_dir, name), predictor.draw(image, predictor(image)))
+    return failures
+
+
+def run_video(predictor: Predictor, path: str, output_dir: str) -> int:
+    """Draw every frame of the video ``path`` into ``output_dir/<name>.mp4``; returns the frame count."""
+    if predictor.image_format not in ("RGB", "BGR"):
+        raise OSError(f"video: the model reads {predictor.image_format} images, only RGB or BGR here")
+    video = cv2.VideoCapture(path)
+    if not video.isOpened():
+        raise OSError(f"video {path!r} cannot be opened")
+    fps = video.get(cv2.CAP_PROP_FPS) or 25.0
+    total = int(video.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+    out_path = os.path.join(output_dir, os.path.splitext(os.path.basename(path))[0] + ".mp4")
+    writer, frames = None, 0
+    try:
+        for _ in tqdm.tqdm(range(total) if total else iter(int, 1), desc="frames"):
+            ok, frame = video.read()  # BGR
+            if not ok:
+                break
+            image = frame if predictor.image_format == "BGR" else frame[:, :, ::-1]
+            drawing = predictor.draw(image, predictor(image))[:, :, ::-1]
+            if writer is None:
+                writer = cv2.VideoWriter(out_path + ".tmp.mp4", cv2.VideoWriter_fourcc(*"mp4v"), fps,
+                                         (drawing.shape[1], drawing.shape[0]))
+            writer.write(np.ascontiguousarray(drawing))
+            frames += 1
+    finally:
+        video.release()
+        if writer is not None:
+            writer.release()
+    if frames == 0:
+        raise OSError(f"video {path!r} has no readable frame")
+    os.replace(out_path + ".tmp.mp4", out_path)
+    return frames
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config-file", required=True)
+    parser.add_argument("--weights", required=True, help="the model's checkpoint (SR or plain)")
+    parser.add_argument("--input", nargs="+", default=[], help="image files, folders or globs")
+    parser.add_argument("--video-input", help="a video file")
+    parser.add_argument("--output", required=True, help="folder for the drawings")
+    parser.add_argument("--exits", action="store_true", help="draw every exit of an SR model too")
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides (key=value)")
+    args = parser.parse_args(argv)
+    if not args.input and not args.video_input:
+        parser.error("give --input and/or --video-input")
+    try:
+        cfg, model = load_model(args.config_file, args.weights, args.opts)
+    except (OSError, ValueError, KeyError) as e:
+        print(f"demo: {e}", file=sys.stderr)
+        return 1
+    predictor = Predictor(cfg, model, exits=args.exits)
+    os.makedirs(args.output, exist_ok=True)
+    files, unmatched = expand_inputs(args.input)
+    unreadable = run_images(predictor, files, args.output)
+    print(f"wrote {len(files) - len(unreadable)} of {len(files)} images to {args.output}")
+    failures = [f"{p}: no such file, folder or match" for p in unmatched] + unreadable
+    if args.video_input:
+        try:
+            frames = run_video(predictor, args.video_input, args.output)
+            print(f"{args.video_input}: {frames} frames drawn")
+        except OSError as e:
+            failures.append(str(e))
+    for failure in failures:
+        print(f"demo: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
