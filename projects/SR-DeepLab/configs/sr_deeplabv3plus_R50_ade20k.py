@@ -1,0 +1,12 @@
+"""Self-Regulation on deeplabv3plus_R50_ade20k.py: the same model, data and schedule."""
+from sr_d2.modeling import SRSemanticSegmentor
+
+from ....configs.common.models.resnet50 import resnet50_shapes
+from ....configs.common.models.self_regulation import self_regulation as _self_regulation
+from .deeplabv3plus_R50_ade20k import dataloader, lr_multiplier, model, optimizer, train
+
+model._target_ = SRSemanticSegmentor
+model.self_regulation = _self_regulation
+model.self_regulation.input_shape = resnet50_shapes(res5_dilation=2)
+model.self_regulation.norm = "${train.norm}"
+train.output_dir = "output/ade20k/sr_deeplabv3plus_R50"
