@@ -88,13 +88,20 @@ def test_eval_only_without_weights_is_refused(tiny_synthetic, tmp_path):
 
 
 def test_eval_only_with_weights_of_another_model_is_refused(trained, tiny_synthetic, tmp_path):
+    from detectron2.checkpoint import DetectionCheckpointer
+    from detectron2.config import instantiate
+
+    from sr_d2.config import load_lazy_config
+
+    seven = instantiate(load_lazy_config(CONFIG, ["model.sem_seg_head.num_classes=7"]).model)
+    DetectionCheckpointer(seven, str(tmp_path)).save("seven")
+    with pytest.raises(ValueError, match=r"sem_seg_head.predictor.weight: \(7, 128, 1, 1\) in the "
+                                         r"checkpoint, \(6, 128, 1, 1\) in the model"):
+        train_net.main(_args(tiny_synthetic, str(tmp_path / "a"), "--eval-only",
+                             f"train.init_checkpoint={tmp_path / 'seven.pth'}"))
+    # The SR model evaluates a plain checkpoint: its exits are not used in evaluation.
     out, _ = trained
     weights = f"train.init_checkpoint={os.path.join(out, 'model_final.pth')}"
-    with pytest.raises(ValueError, match=r"sem_seg_head.predictor.weight: \(6, 128, 1, 1\) in the "
-                                         r"checkpoint, \(7, 128, 1, 1\) in the model"):
-        train_net.main(_args(tiny_synthetic, str(tmp_path / "a"), "--eval-only", weights,
-                             "model.sem_seg_head.num_classes=7"))
-    # The SR model evaluates a plain checkpoint: its exits are not used in evaluation.
     sr = train_net.main(_args(tiny_synthetic, str(tmp_path / "b"), "--eval-only", weights, config=SR_CONFIG))
     last = [m for m in _metrics(out) if "sem_seg/mIoU" in m][-1]
     assert sr["sem_seg"]["mIoU"] == pytest.approx(last["sem_seg/mIoU"])
