@@ -49,3 +49,49 @@ def tiny_panoptic():
         register_synthetic_panoptic(TINY_PANOPTIC_TRAIN, _cache, num_images=4, height=64, width=80, seed=0)
         register_synthetic_panoptic(TINY_PANOPTIC_VAL, _cache, num_images=3, height=64, width=80, seed=1)
     return TINY_PANOPTIC_TRAIN + "_separated", TINY_PANOPTIC_VAL + "_separated"
+
+
+def _gloo_worker(rank, world, init_file, out, fn, args):
+    import pickle
+
+    import torch
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        result = fn(rank, world, *args)
+        with open(f"{out}.{rank}", "wb") as f:
+            pickle.dump(result, f)
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.fixture
+def gloo(tmp_path):
+    """
+    ``gloo(fn, *args, world=2)``: run ``fn(rank, world, *args)`` in ``world`` forked processes joined
+    in a gloo process group (CPU); returns their results by rank. Forked, the processes inherit
+    what the test registered (datasets).
+    """
+    import multiprocessing
+    import pickle
+
+    def run(fn, *args, world=2, timeout=300):
+        out = str(tmp_path / "gloo_result")
+        context = multiprocessing.get_context("fork")
+        workers = [context.Process(target=_gloo_worker,
+                                   args=(rank, world, str(tmp_path / "gloo_init"), out, fn, args))
+                   for rank in range(world)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(timeout=timeout)
+        assert [w.exitcode for w in workers] == [0] * world
+        results = []
+        for rank in range(world):
+            with open(f"{out}.{rank}", "rb") as f:
+                results.append(pickle.load(f))
+        return results
+
+    return run

@@ -2,7 +2,7 @@
 import detectron2.data.transforms as T
 from detectron2.config import LazyCall as L
 
-from ..common.data.sem_seg import dataloader, head_classes
+from ..common.data.sem_seg import dataloader, head_classes, scale_crop_flip
 from ..common.models.sem_seg_fpn import model
 from ..common.optim import optimizer
 from ..common.train import lr_multiplier, train
@@ -12,16 +12,7 @@ dataloader.test.dataset.names = "camvid_sem_seg_val"
 model.sem_seg_head.update(head_classes(dataloader.train.dataset.names))
 
 # 480x360 images: random scale around 240 px short side, 224x288 crops; evaluation at 240.
-dataloader.train.mapper.augmentations = [
-    L(T.ResizeShortestEdge)(short_edge_length=[192, 224, 240, 256, 288], sample_style="choice"),
-    L(T.RandomCrop_CategoryAreaConstraint)(
-        crop_type="absolute",
-        crop_size=(224, 288),
-        single_category_max_area=1.0,
-        ignored_category="${model.sem_seg_head.ignore_value}",
-    ),
-    L(T.RandomFlip)(horizontal=True),
-]
+dataloader.train.mapper.augmentations = scale_crop_flip([192, 224, 240, 256, 288], crop_size=(224, 288))
 dataloader.train.total_batch_size = 4
 dataloader.test.mapper.augmentations = [L(T.ResizeShortestEdge)(short_edge_length=240)]
 

@@ -1,7 +1,5 @@
 """SR training under DistributedDataParallel: 2 CPU processes on gloo against one process."""
-import multiprocessing
 import os
-import pickle
 
 import torch
 
@@ -48,33 +46,8 @@ def _train(rank: int, world: int):
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
-def _worker(rank: int, world: int, init_file: str, out: str):
-    import torch.distributed as dist
-
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
-    try:
-        weights = _train(rank, world)
-        with open(f"{out}.{rank}", "wb") as f:
-            pickle.dump(weights, f)
-    finally:
-        dist.destroy_process_group()
-
-
-def test_two_processes_train_sr_as_one_process_with_the_whole_batch(tmp_path):
-    out = str(tmp_path / "weights")
-    context = multiprocessing.get_context("fork")
-    workers = [context.Process(target=_worker, args=(rank, 2, str(tmp_path / "init"), out))
-               for rank in range(2)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(timeout=300)
-    assert [w.exitcode for w in workers] == [0, 0]
-    ranks = []
-    for rank in range(2):
-        with open(f"{out}.{rank}", "rb") as f:
-            ranks.append(pickle.load(f))
+def test_two_processes_train_sr_as_one_process_with_the_whole_batch(gloo):
+    ranks = gloo(_train)
     single, initial = _train(0, 1), _model().state_dict()
     assert ranks[0].keys() == single.keys()
     for key, value in single.items():

@@ -2,18 +2,13 @@
 import detectron2.data.transforms as T
 from detectron2.config import LazyCall as L
 
-from .sem_seg import dataloader
+from .sem_seg import dataloader, scale_crop_flip
 
 dataloader.train.dataset.names = "ade20k_sem_seg_train"
 dataloader.test.dataset.names = "ade20k_sem_seg_val"
 dataloader.train.mapper.image_format = "BGR"  # detectron2's pretrained R-50
-dataloader.train.mapper.augmentations = [
-    L(T.ResizeShortestEdge)(short_edge_length=[int(512 * x / 10) for x in range(5, 21)],
-                            max_size=2048, sample_style="choice"),
-    L(T.RandomCrop_CategoryAreaConstraint)(crop_type="absolute", crop_size=(512, 512),
-                                           single_category_max_area=1.0,
-                                           ignored_category="${model.sem_seg_head.ignore_value}"),
-    L(T.RandomFlip)(horizontal=True),
-]
+dataloader.train.mapper.augmentations = scale_crop_flip(
+    [int(512 * x / 10) for x in range(5, 21)], crop_size=(512, 512), max_size=2048
+)
 dataloader.test.mapper.augmentations = [L(T.ResizeShortestEdge)(short_edge_length=512, max_size=2048)]
 dataloader.train.total_batch_size = 16

@@ -1,4 +1,6 @@
 """Train/test loaders and SemSegEvaluator for any registered semantic-segmentation dataset."""
+import sys
+
 from omegaconf import OmegaConf
 
 import detectron2.data.transforms as T
@@ -49,3 +51,15 @@ def head_classes(dataset_name: str) -> dict:
     """``num_classes`` and ``ignore_value`` of a semantic head, from the dataset's metadata."""
     meta = MetadataCatalog.get(dataset_name)
     return dict(num_classes=len(meta.stuff_classes), ignore_value=meta.ignore_label)
+
+
+def scale_crop_flip(short_edge_length, crop_size, max_size: int = sys.maxsize) -> list:
+    """Training augmentations: resize to a random short edge, a (H, W) crop, a horizontal flip."""
+    return [
+        L(T.ResizeShortestEdge)(short_edge_length=short_edge_length, max_size=max_size, sample_style="choice"),
+        L(T.RandomCrop_CategoryAreaConstraint)(
+            crop_type="absolute", crop_size=crop_size, single_category_max_area=1.0,
+            ignored_category="${model.sem_seg_head.ignore_value}",
+        ),
+        L(T.RandomFlip)(horizontal=True),
+    ]
