@@ -36,8 +36,9 @@ def image_labels_of(batched_inputs: List[dict], targets: torch.Tensor, num_class
 class SelfRegulated:
     """
     Mixin for a detectron2 meta-architecture with a semantic head (``sem_seg_head`` with
-    ``layers`` and ``losses``, as ``SemSegFPNHead`` and ``DeepLabV3PlusHead``): listed before
-    the meta-architecture, it adds the ``self_regulation`` argument and the SR losses.
+    ``layers`` and ``losses``, as ``SemSegFPNHead`` and ``DeepLabV3PlusHead``; ``layers`` returns
+    the logits, or a tuple of the final logits and auxiliary outputs that ``losses`` takes whole):
+    listed before the meta-architecture, it adds the ``self_regulation`` argument and the SR losses.
 
     Training runs the parent's own ``forward`` (its preprocessing, padding and other losses)
     while SR records the backbone's features and takes over the semantic head's call: there it
@@ -94,8 +95,9 @@ class SelfRegulated:
         if targets is None:
             raise ValueError("SR training needs label maps: the inputs have no 'sem_seg'")
         head = self.sem_seg_head
-        logits = head.layers(head_features)
-        losses = head.losses(logits, targets)
+        outputs = head.layers(head_features)
+        losses = head.losses(outputs, targets)
+        logits = outputs[0] if isinstance(outputs, tuple) else outputs  # heads with auxiliary outputs
         sr = self.self_regulation
         image_labels = image_labels_of(batched_inputs, targets, sr.num_classes, sr.ignore_value)
         # SR's weights are relative to the head's loss: they scale with its loss_weight (0.5 in

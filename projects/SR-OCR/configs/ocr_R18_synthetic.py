@@ -1,0 +1,32 @@
+"""Baseline: SemanticSegmentor with the OCR head on ResNet-18 stages, sr-d2's synthetic set."""
+import os
+import sys
+
+from detectron2.config import LazyCall as L
+from detectron2.modeling import ResNet, SemanticSegmentor
+from detectron2.modeling.backbone.resnet import BasicStem
+
+from ....configs.common.constants import PIXEL_MEAN_RGB, PIXEL_STD_RGB
+from ....configs.common.data.sem_seg import head_classes
+from ....configs.common.models.self_regulation import self_regulation as _exits
+# sr-d2's synthetic data, optimizer and schedule (its FPN model is replaced below)
+from ....configs.synthetic.sem_seg_fpn_R18 import dataloader, lr_multiplier, optimizer, train
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the sr_ocr package
+from sr_ocr import OCRHead  # noqa: E402
+
+model = L(SemanticSegmentor)(
+    backbone=L(ResNet)(
+        stem=L(BasicStem)(in_channels=3, out_channels=64, norm="BN"),
+        stages=L(ResNet.make_default_stages)(depth=18, norm="BN"),
+        out_features=["res2", "res3", "res4", "res5"],
+        freeze_at=0,
+    ),
+    # OCR on the four stages fused at stride 4 (as on HRNet's branches), 256 channels for CPU
+    sem_seg_head=L(OCRHead)(input_shape=_exits.input_shape, channels=256, key_channels=128, norm="BN",
+                            num_classes="???", ignore_value="???"),
+    pixel_mean=PIXEL_MEAN_RGB,
+    pixel_std=PIXEL_STD_RGB,
+)
+model.sem_seg_head.update(head_classes(dataloader.train.dataset.names))
+train.output_dir = "output/synthetic/ocr_R18"

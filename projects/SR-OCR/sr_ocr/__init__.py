@@ -1,0 +1,1 @@
+from .ocr_head import OCRHead, object_representations
