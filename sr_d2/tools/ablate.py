@@ -6,9 +6,10 @@ summarises the final evaluations as mean and spread per variant.
         --variants baseline mea-only sr-d2 --seeds 0 1 2 --jobs 2 --output-dir output/ablate/camvid
 
 Each run trains in ``<output-dir>/<variant>/seed<k>`` with ``train.seed=k``. The runner resumes:
-a run whose result is in ``<output-dir>/results.json`` is skipped, a run killed half-way resumes
-from its last checkpoint (``--resume``). After each finished run ``results.json``, ``results.md``
-(a markdown table) and ``results.png`` are rewritten. Variants are the names in ``VARIANTS``
+a run whose result is in the results file (``--results``, default ``<output-dir>/results.json``;
+a study kept in the repository names its file there) is skipped, a run killed half-way resumes
+from its last checkpoint (``--resume``). After each finished run the results file, ``results.md``
+(markdown tables) and ``results.png`` beside it are rewritten. Variants are the names in ``VARIANTS``
 or ``--define NAME "key=value ..."``; "baseline" trains the SR config's baseline file (the same
 name without ``sr_``), every other variant the SR config with its overrides.
 """
@@ -186,9 +187,11 @@ def ablate(
     jobs: int = 1,
     overrides: Sequence[str] = (),
     defined: Optional[Dict[str, List[str]]] = None,
+    results_path: Optional[str] = None,
 ) -> Dict:
     """
-    Train and evaluate every variant x seed that ``output_dir/results.json`` lacks, ``jobs`` at
+    Train and evaluate every variant x seed that ``results_path`` (default
+    ``output_dir/results.json``; the summary is written beside it) lacks, ``jobs`` at
     a time (each with ``cpu_count // jobs`` threads); returns the results,
     {variant: {"seed<k>": {metric: value}}}. ``overrides`` apply to every run.
     """
@@ -198,7 +201,7 @@ def ablate(
         raise ValueError(f"unknown variants {unknown}: known are {sorted(table)} (or --define NAME ...)")
     base_config = baseline_config(sr_config) if "baseline" in variants else None
     os.makedirs(output_dir, exist_ok=True)
-    results_path = os.path.join(output_dir, "results.json")
+    results_path = results_path or os.path.join(output_dir, "results.json")
     results: Dict = {}
     if os.path.isfile(results_path):
         with open(results_path) as f:
@@ -234,16 +237,18 @@ def ablate(
                 failures.append(str(e))
                 continue
             results.setdefault(variant, {})[f"seed{seed}"] = result
-            write_summary(results, variants, output_dir)
-    write_summary(results, variants, output_dir)
+            write_summary(results, variants, results_path)
+    write_summary(results, variants, results_path)
     if failures:
         raise RuntimeError("; ".join(failures))
     return results
 
 
-def write_summary(results: Dict, variants: Sequence[str], output_dir: str) -> None:
-    """results.json (every run), results.md and results.png (mean and spread per variant)."""
-    _write_json(os.path.join(output_dir, "results.json"), results)
+def write_summary(results: Dict, variants: Sequence[str], results_path: str) -> None:
+    """``results_path`` (every run) and beside it results.md and results.png (mean, spread per variant)."""
+    output_dir = os.path.dirname(os.path.abspath(results_path))
+    os.makedirs(output_dir, exist_ok=True)
+    _write_json(results_path, results)
     order = list(variants) + [v for v in results if v not in variants]
     rows = summarize(results, order)
     with open(os.path.join(output_dir, "results.md"), "w") as f:
@@ -258,19 +263,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--variants", nargs="+", required=True)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--jobs", type=int, default=1, help="runs trained at the same time")
-    parser.add_argument("--output-dir", required=True)
+    parser.add_argument("--output-dir", required=True, help="where the runs train")
+    parser.add_argument("--results", help="the results file to read and extend (default: "
+                                          "<output-dir>/results.json); results.md/png go beside it")
     parser.add_argument("--define", nargs=2, action="append", default=[], metavar=("NAME", "OVERRIDES"),
                         help='a variant of your own: NAME "key=value key=value"')
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="overrides for every run (key=value)")
     args = parser.parse_args(argv)
     defined = {name: overrides.split() for name, overrides in args.define}
     try:
+        results = args.results or os.path.join(args.output_dir, "results.json")
         ablate(args.config_file, args.variants, args.seeds, args.output_dir, jobs=args.jobs,
-               overrides=args.opts, defined=defined)
+               overrides=args.opts, defined=defined, results_path=results)
     except (RuntimeError, ValueError, FileNotFoundError) as e:
         print(f"ablate: {e}", file=sys.stderr)
         return 1
-    with open(os.path.join(args.output_dir, "results.md")) as f:
+    with open(os.path.join(os.path.dirname(os.path.abspath(results)), "results.md")) as f:
         print(f.read())
     return 0
 

@@ -23,7 +23,9 @@ def test_runs_every_variant_and_seed_once_and_resumes(tmp_path):
     out = str(tmp_path)
     variants = ["baseline", "no-warmup"]
     defined = {"no-warmup": ["model.self_regulation.warmup=0"]}
-    results = ablate(SR_CONFIG, variants, [0, 1], out, jobs=2, overrides=TINY, defined=defined)
+    study = os.path.join(out, "study", "results.json")  # e.g. kept in the repository
+    results = ablate(SR_CONFIG, variants, [0, 1], out, jobs=2, overrides=TINY, defined=defined,
+                     results_path=study)
     assert {v: sorted(r) for v, r in results.items()} == {v: ["seed0", "seed1"] for v in variants}
     for v in variants:
         for seed in (0, 1):
@@ -33,17 +35,18 @@ def test_runs_every_variant_and_seed_once_and_resumes(tmp_path):
                 config = f.read()
             assert f"seed: {seed}" in config
             assert ("SRSemanticSegmentor" in config) == (v == "no-warmup")
-    with open(os.path.join(out, "results.json")) as f:
+    with open(study) as f:
         assert json.load(f) == results
-    table = open(os.path.join(out, "results.md")).read()
-    assert "| baseline | 2 |" in table and "| no-warmup | 2 |" in table
-    assert os.path.getsize(os.path.join(out, "results.png")) > 0
+    table = open(os.path.join(out, "study", "results.md")).read()
+    assert "| baseline | 2 |" in table and "| no-warmup | 2 |" in table and "IoU per class" in table
+    assert os.path.getsize(os.path.join(out, "study", "results.png")) > 0
 
     # A second call trains nothing; a run missing from results.json resumes from its checkpoint.
     del results["no-warmup"]["seed1"]
-    with open(os.path.join(out, "results.json"), "w") as f:
+    with open(study, "w") as f:
         json.dump(results, f)
-    again = ablate(SR_CONFIG, variants, [0, 1], out, jobs=2, overrides=TINY, defined=defined)
+    again = ablate(SR_CONFIG, variants, [0, 1], out, jobs=2, overrides=TINY, defined=defined,
+                   results_path=study)
     assert sorted(again["no-warmup"]) == ["seed0", "seed1"]
     assert len(_commands(os.path.join(out, "baseline", "seed0"))) == 1
     resumed = _commands(os.path.join(out, "no-warmup", "seed1"))
