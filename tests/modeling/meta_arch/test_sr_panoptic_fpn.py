@@ -16,7 +16,7 @@ from detectron2.utils.events import EventStorage
 
 import train_net
 from sr_d2.config import add_sr_config, load_lazy_config
-from sr_d2.modeling import SRPanopticFPN
+from sr_d2.modeling import SRPanopticFPN, exit_inference
 from sr_d2.tools.export_plain import export_plain
 
 CONFIGS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "configs", "synthetic")
@@ -144,3 +144,15 @@ def test_builds_from_a_yacs_config():
     assert model.self_regulation.sr_l_mode == "pixel"
     assert model.self_regulation.num_classes == 54 and model.self_regulation.ignore_value == 255
     assert model.self_regulation.exits["res5"].convs[0].weight.shape[1] == 2048
+
+
+def test_exit_inference_on_the_panoptic_model(tiny_panoptic):
+    torch.manual_seed(0)
+    sr = instantiate(load_lazy_config(SR_CONFIG, ["model.self_regulation.warmup=0"]).model).eval()
+    batch = _batch(tiny_panoptic, False)[:1]
+    with torch.no_grad():
+        expected, got = sr(batch)[0]["sem_seg"], exit_inference(sr, batch)[0]
+    h, w = batch[0]["height"], batch[0]["width"]
+    assert {k: tuple(v.shape) for k, v in got.items()} == {
+        k: (expected.shape[0], h, w) for k in ("sem_seg", "res2", "res3", "res4", "res5")}
+    assert torch.equal(got["sem_seg"], expected)
