@@ -1,4 +1,5 @@
 """Any folder pair of images and label maps as a Detectron2 semantic-segmentation dataset."""
+import json
 import logging
 import os
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -17,15 +18,17 @@ def _files_by_stem(folder: str, ext: str) -> Dict[str, str]:
 
 def load_sem_seg_folder(
     image_dir: str, gt_dir: str, image_ext: str = ".png", gt_ext: str = ".png", *,
-    drop_unmatched: bool = False,
+    drop_unmatched: bool = False, image_labels_file: Optional[str] = None,
 ) -> List[dict]:
     """
     Pair ``image_dir/<stem><image_ext>`` with ``gt_dir/<stem><gt_ext>`` by stem. An image without
     a label or a label without an image is an error naming them, unless ``drop_unmatched``
-    (then they are left out, with a warning).
+    (then they are left out, with a warning). ``image_labels_file``: a JSON object of each stem's
+    class ids, e.g. the image-level labels that come with pseudo-label masks (weak supervision).
 
     Returns:
-        list[dict]: Detectron2 dataset dicts with "file_name" and "sem_seg_file_name", by stem.
+        list[dict]: Detectron2 dataset dicts with "file_name" and "sem_seg_file_name" (and
+        "image_labels" with ``image_labels_file``), by stem.
     """
     found = {}
     for kind, folder, ext in (("image", image_dir, image_ext), ("label", gt_dir, gt_ext)):
@@ -49,7 +52,16 @@ def load_sem_seg_folder(
     stems = sorted(set(images) & set(labels))
     if not stems:
         raise FileNotFoundError(f"no image in {image_dir!r} has a label of the same name in {gt_dir!r}")
-    return [{"file_name": images[s], "sem_seg_file_name": labels[s]} for s in stems]
+    dicts = [{"file_name": images[s], "sem_seg_file_name": labels[s]} for s in stems]
+    if image_labels_file is not None:
+        with open(image_labels_file) as f:
+            image_labels = json.load(f)
+        missing = [s for s in stems if s not in image_labels]
+        if missing:
+            raise ValueError(f"{image_labels_file!r} has no class list for {len(missing)} images: {missing[:10]}")
+        for d, stem in zip(dicts, stems):
+            d["image_labels"] = [int(c) for c in image_labels[stem]]
+    return dicts
 
 
 def set_sem_seg_metadata(
@@ -100,16 +112,18 @@ def register_sem_seg_folder(
     gt_ext: str = ".png",
     thin_classes: Sequence[str] = (),
     drop_unmatched: bool = False,
+    image_labels_file: Optional[str] = None,
 ) -> None:
     """
     Register dataset ``name``: images in ``image_dir``, label maps (one class id per pixel, 8-bit)
     of the same file stem in ``gt_dir``, ``classes[i]`` the name of id ``i``, ``ignore_label`` void.
-    ``thin_classes`` name the thin or small classes; ``drop_unmatched``: see
-    :func:`load_sem_seg_folder`. The folders are read when the dataset is first loaded, so they
-    may be created later.
+    ``thin_classes`` name the thin or small classes; ``drop_unmatched``, ``image_labels_file``:
+    see :func:`load_sem_seg_folder`. The folders are read when the dataset is first loaded, so
+    they may be created later.
     """
     DatasetCatalog.register(name, lambda: load_sem_seg_folder(
-        image_dir, gt_dir, image_ext, gt_ext, drop_unmatched=drop_unmatched))
+        image_dir, gt_dir, image_ext, gt_ext, drop_unmatched=drop_unmatched,
+        image_labels_file=image_labels_file))
     set_sem_seg_metadata(
         name, classes, image_dir=image_dir, gt_dir=gt_dir, colors=colors, ignore_label=ignore_label,
         thin_classes=thin_classes,
