@@ -43,16 +43,19 @@ def label_shares(
         raise ValueError(f"label_shares: sampling must be 'area' or 'nearest', not {sampling!r}")
     n, height, width = targets.shape
     h, w = height // stride, width // stride
-    if sampling == "nearest" and stride > 1:
-        targets = targets[:, : h * stride : stride, : w * stride : stride]
-        stride = 1
+    if sampling == "nearest":
+        targets, stride = targets[:, : h * stride : stride, : w * stride : stride], 1
     targets = targets[:, : h * stride, : w * stride]
     valid = (targets >= 0) & (targets < num_classes) & (targets != ignore_value)
-    index = torch.where(valid, targets, torch.full_like(targets, num_classes))
-    one_hot = torch.zeros(n, num_classes + 1, *index.shape[-2:], device=targets.device)
-    one_hot.scatter_(1, index[:, None], 1.0)
-    shares = one_hot[:, :num_classes]
-    return F.avg_pool2d(shares, stride) if stride > 1 else shares
+    label = torch.where(valid, targets, torch.full_like(targets, num_classes))  # void: class C
+    # Histogram of each cell's labels: index (image, cell row, cell column, label), no one-hot map.
+    rows = torch.arange(h * stride, device=targets.device) // stride
+    cols = torch.arange(w * stride, device=targets.device) // stride
+    images = torch.arange(n, device=targets.device)[:, None, None]
+    cell = (images * h + rows[None, :, None]) * w + cols[None, None, :]
+    counts = torch.bincount((cell * (num_classes + 1) + label).flatten(), minlength=n * h * w * (num_classes + 1))
+    counts = counts.view(n, h, w, num_classes + 1)[..., :num_classes].permute(0, 3, 1, 2)
+    return counts.float() / (stride * stride)
 
 
 def image_labels_from_mask(targets: torch.Tensor, num_classes: int, ignore_value: int) -> torch.Tensor:
