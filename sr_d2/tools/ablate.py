@@ -89,6 +89,9 @@ def _write_json(path: str, data) -> None:
     folder = os.path.dirname(path) or "."
     with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False) as f:
         json.dump(data, f, indent=1, sort_keys=True)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(f.name, 0o666 & ~umask)  # as an ordinary file, not the temporary file's 0600
     os.replace(f.name, path)
 
 
