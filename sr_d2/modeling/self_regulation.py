@@ -266,7 +266,9 @@ class SelfRegulation(nn.Module):
     def _track_teacher(self, teacher: torch.Tensor, shares: torch.Tensor, iteration: Optional[int]):
         """Update the teacher's running accuracy and, past the warm-up, the adaptive switch-on."""
         hits = torch.stack([shares.gather(1, teacher.argmax(dim=1, keepdim=True)).sum(), shares.sum()])
-        if comm.get_world_size() > 1:
+        if self.switch_on_accuracy > 0 and comm.get_world_size() > 1:
+            # the switch must happen at one iteration on every rank; otherwise the logged accuracy
+            # is this rank's, and no step waits on a collective for it
             torch.distributed.all_reduce(hits)
         accuracy = hits[0] / hits[1].clamp(min=1e-6)
         self.teacher_accuracy.mul_(0.9).add_(0.1 * accuracy)
