@@ -30,6 +30,17 @@ def read_label_map(path: str) -> np.ndarray:
         return np.asarray(label, dtype=np.int64)
 
 
+def _transformable(sem_seg: np.ndarray) -> np.ndarray:
+    """
+    (H, W) class ids in a dtype detectron2's transforms resize and rotate: uint8 (PIL, as
+    detectron2's own mapper gives them) when they fit, else float32 (exact for ids below 2**24;
+    torch's interpolate and OpenCV take no int64).
+    """
+    if sem_seg.size == 0 or (sem_seg.min() >= 0 and sem_seg.max() <= 255):
+        return sem_seg.astype(np.uint8)
+    return sem_seg.astype(np.float32)
+
+
 class SemSegDatasetMapper(DatasetMapper):
     """
     detectron2's ``DatasetMapper`` for semantic segmentation ("image" and "sem_seg" of each dict)
@@ -76,6 +87,7 @@ class SemSegDatasetMapper(DatasetMapper):
                     f"(EXIF orientation applied)"
                 )
             self.check_label_values(sem_seg, label_file)
+            sem_seg = _transformable(sem_seg)
         aug_input = T.AugInput(image, sem_seg=sem_seg)
         self.augmentations(aug_input)
         dataset_dict["image"] = torch.as_tensor(np.ascontiguousarray(aug_input.image.transpose(2, 0, 1)))

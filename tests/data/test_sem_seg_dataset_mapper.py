@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import detectron2.data.transforms as T
@@ -79,3 +80,19 @@ def test_truncated_or_corrupt_files_are_named(tmp_path):
     (tmp_path / "gt.png").write_bytes(b"not a png")
     with pytest.raises(ValueError, match=r"label '.*gt\.png' cannot be read"):
         _mapper()(d)
+
+
+@pytest.mark.parametrize("ids", [(0, 1, 2, 255), (0, 299, 300, 65535)])
+def test_labels_resize_and_rotate_with_their_ids(tmp_path, ids):
+    # 8-bit ids and 16-bit ones (over 255): resizing (nearest) and rotating keep the exact ids.
+    label = np.array(ids).reshape(2, 2).repeat(4, 0).repeat(4, 1)
+    Image.new("RGB", (8, 8)).save(tmp_path / "im.png")
+    Image.fromarray(label.astype(np.uint16)).save(tmp_path / "gt.png")
+    mapper = SemSegDatasetMapper(
+        True, augmentations=[T.Resize((16, 12)), T.RandomRotation([90], expand=True, sample_style="choice")],
+        image_format="RGB", num_classes=max(ids[:3]) + 1, ignore_label=ids[3],
+    )
+    out = mapper({"file_name": str(tmp_path / "im.png"), "sem_seg_file_name": str(tmp_path / "gt.png")})
+    resized = label.repeat(2, 0)[:, np.arange(12) * 8 // 12]
+    assert out["sem_seg"].dtype == torch.int64
+    assert out["sem_seg"].tolist() == np.rot90(resized).tolist()
