@@ -1,6 +1,9 @@
 import os
 
+import numpy as np
 import pytest
+import torch
+from PIL import Image
 
 from detectron2.config import instantiate
 
@@ -44,3 +47,31 @@ def test_baseline_configs_build_a_model_with_the_dataset_classes(path, classes, 
     assert model.sem_seg_head.predictor.out_channels == classes
     assert model.sem_seg_head.ignore_value == ignore
     assert cfg.dataloader.evaluator.dataset_name == cfg.dataloader.test.dataset.names
+
+
+SEM_SEG_CONFIGS = [
+    "configs/synthetic/sem_seg_fpn_R18.py", "configs/synthetic/weak_sem_seg_fpn_R18.py",
+    "configs/camvid/sem_seg_fpn_R18.py", "configs/cityscapes/sem_seg_fpn_R50.py",
+    "configs/ade20k/sem_seg_fpn_R50.py", "projects/SR-DeepLab/configs/deeplabv3plus_R18_synthetic.py",
+    "projects/SR-DeepLab/configs/deeplabv3plus_R50_cityscapes.py", "projects/SR-OCR/configs/ocr_R18_synthetic.py",
+]
+
+
+@pytest.mark.parametrize("path", SEM_SEG_CONFIGS)
+def test_shipped_augmentations_map_an_image_and_its_labels(path, tmp_path):
+    # The configs' own train and test mappers (scales, crops, flips) on a 360x480 image: labels
+    # come out as int64 ids of the same size as the image, none invented.
+    cfg = load_lazy_config(os.path.join(os.path.dirname(__file__), "..", path))
+    ignore = cfg.model.sem_seg_head.ignore_value
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, cfg.model.sem_seg_head.num_classes, (360, 480))
+    labels[:40] = ignore
+    Image.fromarray(rng.integers(0, 256, (360, 480, 3), dtype=np.uint8)).save(tmp_path / "im.png")
+    Image.fromarray(labels.astype(np.uint8)).save(tmp_path / "gt.png")
+    record = {"file_name": str(tmp_path / "im.png"), "sem_seg_file_name": str(tmp_path / "gt.png"),
+              "height": 360, "width": 480, "image_labels": [0]}
+    for split in ("train", "test"):
+        out = instantiate(cfg.dataloader[split].mapper)(record)
+        assert out["sem_seg"].dtype == torch.int64
+        assert out["sem_seg"].shape == out["image"].shape[1:]
+        assert set(out["sem_seg"].unique().tolist()) <= set(np.unique(labels).tolist())
