@@ -11,7 +11,8 @@ a study kept in the repository names its file there) is skipped, a run killed ha
 from its last checkpoint (``--resume``). After each finished run the results file, ``results.md``
 (markdown tables) and ``results.png`` beside it are rewritten. Variants are the names in ``VARIANTS``
 or ``--define NAME "key=value ..."``; "baseline" trains the SR config's baseline file (the same
-name without ``sr_``), every other variant the SR config with its overrides.
+name without ``sr_``), every other variant the SR config with its overrides. A panoptic config
+(``configs/synthetic/sr_panoptic_fpn_R18.py``) is run the same way; its tables add PQ and AP.
 """
 import argparse
 import json
@@ -47,14 +48,21 @@ VARIANTS: Dict[str, List[str]] = {
     "adaptive": [f"{SR}warmup=0.1", f"{SR}switch_on_accuracy=0.85"],
 }
 
-# metric key in detectron2's results -> column title
+# metric key in detectron2's results -> column title; a table shows the columns its runs have
+# (panoptic configs add PQ and AP to their semantic output's metrics).
 METRICS = {
     "sem_seg/mIoU": "mIoU",
     "sem_seg/mIoU-thin": "mIoU thin",
     "sem_seg/recall-small": "recall small",
     "sem_seg/BF": "BF",
     "sem_seg/mislabel-large": "mislabel large",
+    "panoptic_seg/PQ": "PQ",
+    "panoptic_seg/PQ_th": "PQ things",
+    "panoptic_seg/PQ_st": "PQ stuff",
+    "bbox/AP": "box AP",
+    "segm/AP": "mask AP",
 }
+_KEPT = ("sem_seg/", "panoptic_seg/", "bbox/", "segm/")
 
 
 def baseline_config(sr_config: str) -> str:
@@ -69,7 +77,10 @@ def baseline_config(sr_config: str) -> str:
 
 
 def final_result(run_dir: str) -> Optional[Dict[str, float]]:
-    """The "sem_seg/*" metrics and "iteration" of the last evaluation in ``run_dir``'s metrics.json."""
+    """
+    The "iteration" and the semantic, panoptic, box and mask metrics of the last evaluation in
+    ``run_dir``'s metrics.json.
+    """
     path = os.path.join(run_dir, "metrics.json")
     if not os.path.isfile(path):
         return None
@@ -82,7 +93,7 @@ def final_result(run_dir: str) -> Optional[Dict[str, float]]:
                     last = record
     if last is None:
         return None
-    return {k: v for k, v in last.items() if k == "iteration" or k.startswith("sem_seg/")}
+    return {k: v for k, v in last.items() if k == "iteration" or k.startswith(_KEPT)}
 
 
 def _write_json(path: str, data) -> None:
@@ -118,13 +129,19 @@ def summarize(results: Dict[str, Dict[str, Dict[str, float]]], variants: Sequenc
     return rows
 
 
+def _columns(rows: List[Dict]) -> List[str]:
+    """The keys of ``METRICS`` that some row has, in its order."""
+    return [key for key in METRICS if any(key in row for row in rows)]
+
+
 def markdown_table(rows: List[Dict]) -> str:
     """Mean +/- sample standard deviation over seeds (the number of seeds in the second column)."""
-    lines = ["| variant | seeds | " + " | ".join(METRICS.values()) + " |",
-             "| --- | --- | " + " | ".join("---" for _ in METRICS) + " |"]
+    columns = _columns(rows)
+    lines = ["| variant | seeds | " + " | ".join(METRICS[k] for k in columns) + " |",
+             "| --- | --- | " + " | ".join("---" for _ in columns) + " |"]
     for row in rows:
         cells = []
-        for key in METRICS:
+        for key in columns:
             if key not in row:
                 cells.append("")
                 continue
@@ -153,9 +170,11 @@ def class_table(results: Dict, variants: Sequence[str]) -> str:
 
 def plot(rows: List[Dict], results: Dict, output: str) -> None:
     """One panel per metric: each seed as a dot, the mean as a bar."""
-    fig, axes = plt.subplots(1, len(METRICS), figsize=(3.2 * len(METRICS), 3.4), squeeze=False)
+    columns = _columns(rows)
+    fig, axes = plt.subplots(1, len(columns), figsize=(3.2 * len(columns), 3.4), squeeze=False)
     names = [row["variant"] for row in rows]
-    for ax, (key, title) in zip(axes[0], METRICS.items()):
+    for ax, key in zip(axes[0], columns):
+        title = METRICS[key]
         for x, row in enumerate(rows):
             if key not in row:
                 continue
@@ -256,7 +275,7 @@ def write_summary(results: Dict, variants: Sequence[str], results_path: str) -> 
     rows = summarize(results, order)
     with open(os.path.join(output_dir, "results.md"), "w") as f:
         f.write(markdown_table(rows) + "\nIoU per class, mean over seeds:\n\n" + class_table(results, order))
-    if rows:
+    if _columns(rows):
         plot(rows, results, os.path.join(output_dir, "results.png"))
 
 

@@ -66,6 +66,12 @@ def test_summary_is_the_mean_and_sample_spread_over_seeds():
     results["a"]["seed0"]["sem_seg/IoU-pole"], results["a"]["seed1"]["sem_seg/IoU-pole"] = 1.0, 4.0
     assert class_table(results, ["a", "b"]).splitlines() == [
         "| variant | pole |", "| --- | --- |", "| a | 2.5 |", "| b |  |"]
+    # Columns are the metrics the runs have: a panoptic run adds PQ.
+    assert markdown_table(rows).splitlines()[0] == "| variant | seeds | mIoU | BF |"
+    results["b"]["seed0"]["panoptic_seg/PQ"] = 30.0
+    assert markdown_table(summarize(results, ["a", "b"])).splitlines()[:4] == [
+        "| variant | seeds | mIoU | BF | PQ |", "| --- | --- | --- | --- | --- |",
+        "| a | 2 | 52.0 +/- 2.8 | 15.0 +/- 7.1 |  |", "| b | 1 | 40.0 |  | 30.0 |"]
 
 
 def test_unknown_variant_and_missing_baseline_are_named(tmp_path):

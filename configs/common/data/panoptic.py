@@ -9,12 +9,9 @@ from detectron2.data import (
     build_detection_train_loader,
     get_detection_dataset_dicts,
 )
-from detectron2.evaluation import (
-    COCOEvaluator,
-    COCOPanopticEvaluator,
-    DatasetEvaluators,
-    SemSegEvaluator,
-)
+from detectron2.evaluation import COCOEvaluator, COCOPanopticEvaluator, DatasetEvaluators
+
+from sr_d2.evaluation import DEFAULT_AREA_THRESHOLDS, SRSemSegEvaluator
 
 dataloader = OmegaConf.create()
 
@@ -41,7 +38,9 @@ dataloader.evaluator = L(DatasetEvaluators)(
     evaluators=[
         # pycocotools' COCOeval: detectron2's fast one needs its C++ extension
         L(COCOEvaluator)(dataset_name="${....test.dataset.names}", use_fast_impl=False),
-        L(SemSegEvaluator)(dataset_name="${....test.dataset.names}"),
+        # detectron2's SemSegEvaluator on the semantic output, plus the failure metrics
+        L(SRSemSegEvaluator)(dataset_name="${....test.dataset.names}", area_thresholds=DEFAULT_AREA_THRESHOLDS,
+                             boundary_tolerance=2),
         L(COCOPanopticEvaluator)(dataset_name="${....test.dataset.names}"),
     ]
 )
