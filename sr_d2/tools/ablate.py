@@ -89,7 +89,7 @@ def final_result(run_dir: str) -> Optional[Dict[str, float]]:
         for line in f:
             if line.strip():
                 record = json.loads(line)
-                if "sem_seg/mIoU" in record:
+                if any(k.startswith(_KEPT) for k in record):
                     last = record
     if last is None:
         return None

@@ -17,7 +17,7 @@ import pycocotools.mask as mask_util
 from PIL import Image
 
 from detectron2.data import DatasetCatalog
-from detectron2.data.datasets import register_coco_panoptic_separated
+from detectron2.data.datasets import register_coco_panoptic, register_coco_panoptic_separated
 
 from .synthetic import SYNTHETIC_CLASSES, SYNTHETIC_COLORS, render_scene, write_once
 
@@ -30,9 +30,23 @@ _CATEGORY_ID = {name: i + 1 for i, name in enumerate(_THINGS + _STUFF)}
 _FORMAT_VERSION = 1
 
 
-def synthetic_panoptic_metadata() -> dict:
-    """detectron2 metadata of the "separated" format (semantic id 0: all things)."""
+def synthetic_panoptic_metadata(separated: bool = True) -> dict:
+    """
+    detectron2 metadata of the "separated" format (semantic id 0: all things; Panoptic-FPN), or
+    with ``separated=False`` of the standard one (every class a semantic id, things first, as
+    detectron2's "coco_2017_*_panoptic"; Panoptic-DeepLab).
+    """
     color = dict(zip(SYNTHETIC_CLASSES, SYNTHETIC_COLORS))
+    if not separated:
+        return {
+            "thing_classes": list(_THINGS + _STUFF),
+            "thing_colors": [list(color[c]) for c in _THINGS + _STUFF],
+            "thing_dataset_id_to_contiguous_id": {_CATEGORY_ID[c]: i for i, c in enumerate(_THINGS)},
+            "stuff_classes": list(_THINGS + _STUFF),
+            "stuff_colors": [list(color[c]) for c in _THINGS + _STUFF],
+            "stuff_dataset_id_to_contiguous_id": {
+                _CATEGORY_ID[c]: len(_THINGS) + i for i, c in enumerate(_STUFF)},
+        }
     return {
         "thing_classes": list(_THINGS),
         "thing_colors": [list(color[c]) for c in _THINGS],
@@ -121,20 +135,20 @@ def register_synthetic_panoptic(
     name: str, root: str, *, num_images: int, height: int, width: int, seed: int
 ) -> None:
     """
-    Register ``name + "_separated"`` (Panoptic-FPN's instances + stuff) and ``name + "_stuffonly"``
-    with detectron2's ``register_coco_panoptic_separated``; the set is generated on first load.
+    Register ``name`` (detectron2's standard panoptic format, for Panoptic-DeepLab) with
+    ``register_coco_panoptic``, and ``name + "_separated"`` (Panoptic-FPN's instances + stuff) and
+    ``name + "_stuffonly"`` with ``register_coco_panoptic_separated``; generated on first load.
     """
     out = synthetic_panoptic_dir(root, num_images, height, width, seed)
+    image_root, panoptic_root = os.path.join(out, "image"), os.path.join(out, "panoptic")
+    panoptic_json = os.path.join(out, "panoptic.json")
+    register_coco_panoptic(name, synthetic_panoptic_metadata(separated=False), image_root, panoptic_root,
+                           panoptic_json)
     register_coco_panoptic_separated(
-        name,
-        synthetic_panoptic_metadata(),
-        os.path.join(out, "image"),
-        os.path.join(out, "panoptic"),
-        os.path.join(out, "panoptic.json"),
-        os.path.join(out, "panoptic_stuff"),
-        os.path.join(out, "instances.json"),
+        name, synthetic_panoptic_metadata(), image_root, panoptic_root, panoptic_json,
+        os.path.join(out, "panoptic_stuff"), os.path.join(out, "instances.json"),
     )
-    for registered in (name + "_separated", name + "_stuffonly"):
+    for registered in (name, name + "_separated", name + "_stuffonly"):
         load = DatasetCatalog[registered]  # detectron2's loader, run once the files exist
         DatasetCatalog.remove(registered)
         DatasetCatalog.register(registered, _generating(load, root, num_images, height, width, seed))

@@ -56,6 +56,10 @@ class SelfRegulated:
             kwargs: arguments of the meta-architecture.
         """
         super().__init__(**kwargs)
+        self._attach(self_regulation)
+
+    def _attach(self, self_regulation: SelfRegulation) -> None:
+        """Check ``self_regulation`` against the built model's head and backbone, and keep it."""
         head = self.sem_seg_head
         missing = [m for m in ("layers", "losses", "ignore_value") if not hasattr(head, m)]
         if missing:
@@ -79,24 +83,25 @@ class SelfRegulated:
             return super().forward(batched_inputs)
         head = self.sem_seg_head
         with tapped_features(self.backbone) as features:
-            head.forward = lambda head_features, targets: self._semantic_losses(
-                batched_inputs, features, head_features, targets)
+            head.forward = lambda head_features, targets=None, *extra: self._semantic_losses(
+                batched_inputs, features, head_features, targets, *extra)
             try:
                 return super().forward(batched_inputs)
             finally:
                 del head.forward
 
     def _semantic_losses(self, batched_inputs: List[dict], features: Dict[str, torch.Tensor],
-                         head_features: Dict[str, torch.Tensor], targets: Optional[torch.Tensor]):
+                         head_features: Dict[str, torch.Tensor], targets: Optional[torch.Tensor], *extra):
         """
         The semantic head's call in training: (None, the head's loss and SR's), from the head's
-        input features, all tapped ``features`` and the (N, H, W) padded label maps.
+        input features, all tapped ``features``, the (N, H, W) padded label maps and the call's
+        other arguments, passed on to the head's ``losses`` (Panoptic-DeepLab's pixel weights).
         """
         if targets is None:
             raise ValueError("SR training needs label maps: the inputs have no 'sem_seg'")
         head = self.sem_seg_head
         outputs = head.layers(head_features)
-        losses = head.losses(outputs, targets)
+        losses = head.losses(outputs, targets, *extra)
         logits = outputs[0] if isinstance(outputs, tuple) else outputs  # heads with auxiliary outputs
         sr = self.self_regulation
         image_labels = image_labels_of(batched_inputs, targets, sr.num_classes, sr.ignore_value)

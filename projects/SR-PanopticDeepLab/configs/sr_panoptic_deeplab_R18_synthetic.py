@@ -1,0 +1,19 @@
+"""Self-Regulation on panoptic_deeplab_R18_synthetic.py: the same model, data and schedule."""
+import os
+import sys
+
+from detectron2.data import MetadataCatalog
+
+from ....configs.common.models.self_regulation import self_regulation as _self_regulation
+from .panoptic_deeplab_R18_synthetic import dataloader, lr_multiplier, model, optimizer, train
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # sr_panoptic_deeplab
+from sr_panoptic_deeplab import SRPanopticDeepLab  # noqa: E402
+
+model._target_ = SRPanopticDeepLab
+model.self_regulation = _self_regulation
+# PanopticDeepLab keeps its classes in the yacs config (the yaml): SR's are the dataset's, all
+# things and stuff (checked against the semantic head when the model is built)
+model.self_regulation.num_classes = len(MetadataCatalog.get(dataloader.train.dataset.names).stuff_classes)
+model.self_regulation.ignore_value = dataloader.train.mapper.panoptic_target_generator.ignore_label
+train.output_dir = "output/synthetic/sr_panoptic_deeplab_R18"
