@@ -46,3 +46,15 @@ def test_registered_through_detectron2_panoptic_path(tiny_panoptic):
     assert meta.thing_classes == ["figure", "pole", "sign"]
     assert meta.stuff_classes == ["things", "sky", "ground", "wall"]
     assert os.path.isfile(meta.panoptic_json) and os.path.isfile(meta.json_file)
+
+
+def test_registered_in_detectron2s_standard_panoptic_format(tiny_panoptic):
+    # Panoptic-DeepLab's format: one id space over all classes, things first (as coco_2017_*_panoptic).
+    train = tiny_panoptic[0][: -len("_separated")]
+    meta = MetadataCatalog.get(train)
+    assert meta.stuff_classes == meta.thing_classes == ["figure", "pole", "sign", "sky", "ground", "wall"]
+    assert meta.thing_dataset_id_to_contiguous_id == {1: 0, 2: 1, 3: 2}
+    assert meta.stuff_dataset_id_to_contiguous_id == {4: 3, 5: 4, 6: 5}
+    segments = [s for d in DatasetCatalog.get(train) for s in d["segments_info"]]
+    assert all(s["isthing"] == (s["category_id"] < 3) for s in segments)
+    assert {s["category_id"] for s in segments} <= set(range(6)) and any(s["isthing"] for s in segments)
