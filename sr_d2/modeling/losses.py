@@ -119,6 +119,7 @@ def sr_f_loss(
     gate: str = "none",
     shares: Optional[torch.Tensor] = None,
     min_confidence: float = 0.0,
+    class_balanced: bool = False,
 ) -> torch.Tensor:
     """
     Shallow-to-deep SR: a shallow exit's segmentation logits teach a deeper student.
@@ -137,15 +138,22 @@ def sr_f_loss(
             than "none" need them.
         min_confidence: pixels where the teacher's top probability (at temperature 1) is below
             this are left out.
+        class_balanced: with a gate, every class in the labels weighs the same: the gated terms
+            of the pixels the teacher assigns to class c are summed and divided by c's labelled
+            mass (``shares[:, c].sum()``), then averaged over the classes present. A rare (thin)
+            class the teacher gets right is no longer outweighed by the large ones.
     Returns:
         scalar: the weighted sum over pixels divided by the number of pixels (gate "none") or
-        by the labelled pixels (``shares.sum()``), so a gate removes terms, never rescales them.
+        by the labelled pixels (``shares.sum()``), so a gate removes terms, never rescales them;
+        with ``class_balanced``, the mean over classes described there.
     """
     _check_same_shape(student, teacher, "sr_f_loss")
     if gate not in SR_F_GATES:
         raise ValueError(f"sr_f_loss: gate must be one of {SR_F_GATES}, not {gate!r}")
     if gate != "none" and shares is None:
         raise ValueError(f"sr_f_loss: gate {gate!r} needs the label shares")
+    if class_balanced and gate == "none":
+        raise ValueError("sr_f_loss: class_balanced needs a gate (the classes come from the labels)")
     teacher = teacher.detach().float()
     teacher_labels = teacher.argmax(dim=1)
     if mode == "hard":
@@ -164,7 +172,15 @@ def sr_f_loss(
             weight = weight * (student.detach().argmax(dim=1) != teacher_labels)
     if min_confidence > 0:
         weight = weight * (F.softmax(teacher, dim=1).amax(dim=1) >= min_confidence)
-    return (per_pixel * weight).sum() / total
+    weighted = per_pixel * weight
+    if not class_balanced:
+        return weighted.sum() / total
+    mass = shares.sum(dim=(0, 2, 3))
+    per_class = weighted.new_zeros(mass.shape).index_add_(0, teacher_labels.flatten(), weighted.flatten())
+    present = mass > 0
+    if not present.any():
+        return weighted.sum()  # no labelled pixel: zero, with the graph
+    return (per_class[present] / mass[present]).mean()
 
 
 def sr_l_loss(

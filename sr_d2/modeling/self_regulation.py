@@ -51,6 +51,7 @@ _OFFICIAL_LOSSES = dict(
     sr_f_gate="none",
     sr_f_teacher=None,
     sr_f_min_confidence=0.0,
+    sr_f_class_balanced=False,
     sr_l_weight=1.25,
     sr_l_mode="image",
     sr_l_tau=1.0,
@@ -157,6 +158,7 @@ class SelfRegulation(nn.Module):
         sr_f_gate: str,
         sr_f_teacher: Optional[str],
         sr_f_min_confidence: float,
+        sr_f_class_balanced: bool,
         sr_l_weight: float,
         sr_l_mode: str,
         sr_l_tau: float,
@@ -176,8 +178,8 @@ class SelfRegulation(nn.Module):
                 (:func:`label_shares`, "area" or "nearest"). Stride 1 is the official code.
             exit_seg_weight, exit_cls_weight: MEA weights (segmentation CE of the exits; image-level
                 BCE of the exits and of the final output).
-            sr_f_weight, sr_f_mode, sr_f_tau, sr_f_gate, sr_f_min_confidence: SR-F, see
-                :func:`sr_f_loss`.
+            sr_f_weight, sr_f_mode, sr_f_tau, sr_f_gate, sr_f_min_confidence, sr_f_class_balanced:
+                SR-F, see :func:`sr_f_loss`.
             sr_f_teacher: the exit (feature name) that teaches SR-F the deeper exits and the
                 final output; None: the shallowest (the paper).
             sr_l_weight, sr_l_mode, sr_l_tau: SR-L, see :func:`sr_l_loss`.
@@ -191,8 +193,8 @@ class SelfRegulation(nn.Module):
         super().__init__()
         _check_settings(
             input_shape, num_classes=num_classes, loss_stride=loss_stride, label_sampling=label_sampling,
-            sr_f_mode=sr_f_mode, sr_f_gate=sr_f_gate, sr_l_mode=sr_l_mode, max_iter=max_iter,
-            warmup=warmup, ramp=ramp, switch_on_accuracy=switch_on_accuracy,
+            sr_f_mode=sr_f_mode, sr_f_gate=sr_f_gate, sr_f_class_balanced=sr_f_class_balanced,
+            sr_l_mode=sr_l_mode, max_iter=max_iter, warmup=warmup, ramp=ramp, switch_on_accuracy=switch_on_accuracy,
             weights=dict(exit_seg_weight=exit_seg_weight, exit_cls_weight=exit_cls_weight,
                          sr_f_weight=sr_f_weight, sr_l_weight=sr_l_weight, sr_f_tau=sr_f_tau,
                          sr_l_tau=sr_l_tau, sr_f_min_confidence=sr_f_min_confidence),
@@ -221,6 +223,7 @@ class SelfRegulation(nn.Module):
         self.sr_f_weight, self.sr_f_mode = sr_f_weight, sr_f_mode
         self.sr_f_tau, self.sr_f_gate = sr_f_tau, sr_f_gate
         self.sr_f_min_confidence = sr_f_min_confidence
+        self.sr_f_class_balanced = sr_f_class_balanced
         self.sr_l_weight, self.sr_l_mode, self.sr_l_tau = sr_l_weight, sr_l_mode, sr_l_tau
         self.warmup_iters = int(round(warmup * max_iter))
         self.ramp_iters = int(round(ramp * max_iter))
@@ -336,7 +339,7 @@ class SelfRegulation(nn.Module):
             teacher = exit_seg[self.sr_f_teacher_index]
             losses["loss_sr_f"] = (scale * self.sr_f_weight) * sum(
                 sr_f_loss(s, teacher, self.sr_f_mode, self.sr_f_tau, self.sr_f_gate, shares,
-                          self.sr_f_min_confidence)
+                          self.sr_f_min_confidence, self.sr_f_class_balanced)
                 for s in exit_seg[self.sr_f_teacher_index + 1 :] + [final_seg]
             )
         if scale > 0 and self.sr_l_weight > 0:
@@ -358,7 +361,8 @@ def _resized(logits: torch.Tensor, size) -> torch.Tensor:
 
 
 def _check_settings(input_shape, *, num_classes, loss_stride, label_sampling, sr_f_mode, sr_f_gate,
-                    sr_l_mode, max_iter, warmup, ramp, switch_on_accuracy, weights) -> None:
+                    sr_f_class_balanced, sr_l_mode, max_iter, warmup, ramp, switch_on_accuracy,
+                    weights) -> None:
     """Raise ValueError naming the first SelfRegulation setting that cannot work."""
     problems = []
     if len(input_shape) < 2:
@@ -376,6 +380,11 @@ def _check_settings(input_shape, *, num_classes, loss_stride, label_sampling, sr
     for name, (value, allowed) in choices.items():
         if value not in allowed:
             problems.append(f"{name} must be one of {allowed}, got {value!r}")
+    if not isinstance(sr_f_class_balanced, bool):
+        problems.append(f"sr_f_class_balanced must be True or False, got {sr_f_class_balanced!r}")
+    elif sr_f_class_balanced and sr_f_gate == "none":
+        problems.append("sr_f_class_balanced=True needs an sr_f_gate other than 'none' (it balances "
+                        "the labels' classes)")
     if isinstance(warmup, (int, float)) and warmup >= 1:
         problems.append(f"warmup={warmup!r} is a fraction of max_iter: at 1 or more SR never switches on")
     if isinstance(switch_on_accuracy, (int, float)) and switch_on_accuracy >= 1:

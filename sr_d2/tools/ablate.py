@@ -45,6 +45,7 @@ VARIANTS: Dict[str, List[str]] = {
     "sr-f-student-wrong": [f"{SR}sr_f_gate=teacher_right_student_wrong"],
     "sr-f-soft": [f"{SR}sr_f_mode=soft", f"{SR}sr_f_tau=2.0"],
     "sr-f-res3": [f"{SR}sr_f_teacher=res3"],
+    "sr-f-balanced": [f"{SR}sr_f_class_balanced=True"],
     "adaptive": [f"{SR}warmup=0.1", f"{SR}switch_on_accuracy=0.85"],
 }
 

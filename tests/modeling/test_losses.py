@@ -170,6 +170,20 @@ def test_sr_f_student_wrong_gate_keeps_detail_the_student_misses():
     assert got.item() == pytest.approx(expected, rel=1e-6)
 
 
+def test_sr_f_class_balanced_weighs_every_labelled_class_the_same():
+    # Teacher argmax 0, 1, 0, 1; labels 0, 0, void, 1: right on pixel 0 (class 0, labelled mass 2)
+    # and pixel 3 (class 1, mass 1) -> the mean over the two classes of their gated sums / mass.
+    shares = label_shares(torch.tensor([[[0, 0], [IGNORE, 1]]]), 2, IGNORE)
+    expected = (_ce(STUDENT[0], 0) / 2 + _ce(STUDENT[3], 1) / 1) / 2
+    got = sr_f_loss(_logits(STUDENT), _logits(TEACHER), gate="teacher_right", shares=shares,
+                    class_balanced=True)
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+    unbalanced = sr_f_loss(_logits(STUDENT), _logits(TEACHER), gate="teacher_right", shares=shares)
+    assert unbalanced.item() == pytest.approx((_ce(STUDENT[0], 0) + _ce(STUDENT[3], 1)) / 3, rel=1e-6)
+    with pytest.raises(ValueError, match="class_balanced needs a gate"):
+        sr_f_loss(_logits(STUDENT), _logits(TEACHER), shares=shares, class_balanced=True)
+
+
 def test_sr_f_gate_weighs_a_cell_by_the_share_of_the_teachers_class():
     # One 1x1 cell covering a 2x2 label patch: 1 pixel of class 1, 2 of class 0, 1 void.
     shares = label_shares(torch.tensor([[[1, 0], [0, IGNORE]]]), 2, IGNORE, stride=2)

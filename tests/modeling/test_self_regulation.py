@@ -5,7 +5,14 @@ import torch.nn.functional as F
 from detectron2.layers import ShapeSpec
 from detectron2.utils.events import EventStorage
 
-from sr_d2.modeling import SR_PRESETS, SelfRegulation, image_cls_loss, image_labels_from_mask
+from sr_d2.modeling import (
+    SR_PRESETS,
+    SelfRegulation,
+    image_cls_loss,
+    image_labels_from_mask,
+    label_shares,
+    sr_f_loss,
+)
 
 C, IGNORE = 3, 255
 SHAPES = {"res3": ShapeSpec(channels=6, stride=8), "res2": ShapeSpec(channels=4, stride=4)}
@@ -131,6 +138,8 @@ def test_adaptive_switch_on_when_the_teachers_running_accuracy_passes_the_thresh
     (dict(max_iter=0), "max_iter must be an integer"),
     (dict(ramp=-0.5), "ramp must be a number >= 0"),
     (dict(label_sampling="bicubic"), "label_sampling"),
+    (dict(sr_f_class_balanced=True, sr_f_gate="none"), "sr_f_class_balanced=True needs an sr_f_gate"),
+    (dict(sr_f_class_balanced="yes"), "sr_f_class_balanced must be True or False"),
 ])
 def test_bad_settings_fail_at_build_naming_the_setting(setting, message):
     with pytest.raises(ValueError, match=message):
@@ -180,3 +189,18 @@ def test_a_deeper_sr_f_teacher_teaches_only_the_exits_below_it_and_the_final_out
     assert _grads(loss, [final_logits])[0] > 0
     with pytest.raises(ValueError, match=r"sr_f_teacher='res4' must be an exit with a deeper one"):
         SelfRegulation(shapes, num_classes=C, ignore_value=IGNORE, **{**settings, "sr_f_teacher": "res4"})
+
+
+def test_class_balanced_sr_f_is_the_loss_function_over_every_student():
+    sr = _sr(sr_f_class_balanced=True)
+    features, final_logits, targets = _inputs()
+    got = sr(features, final_logits, targets, iteration=0)["loss_sr_f"]
+    shares = label_shares(targets, C, IGNORE, stride=4)  # the preset's stride and area sampling
+    size = tuple(shares.shape[-2:])
+    teacher, student = (F.interpolate(sr.exits[n](features[n])[0], size=size, mode="bilinear",
+                                      align_corners=False) for n in ("res2", "res3"))
+    expected = SR_PRESETS["sr-d2"]["sr_f_weight"] * sum(
+        sr_f_loss(s, teacher, gate="teacher_right", shares=shares, class_balanced=True)
+        for s in (student, final_logits))
+    assert got.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert got.item() != pytest.approx(_sr()(features, final_logits, targets, iteration=0)["loss_sr_f"].item())
