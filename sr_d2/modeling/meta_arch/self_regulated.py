@@ -44,6 +44,8 @@ class SelfRegulated:
     while SR records the backbone's features and takes over the semantic head's call: there it
     has the head's input features and the label maps as the parent padded them, and returns the
     head's loss together with SR's. Inference is the parent's, untouched: no exit runs.
+    A parent built from a yacs config alone (Panoptic-DeepLab) is subclassed with an
+    ``__init__`` that builds it and then calls ``_attach``.
     """
 
     @configurable
