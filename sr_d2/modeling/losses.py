@@ -177,10 +177,8 @@ def sr_f_loss(
         return weighted.sum() / total
     mass = shares.sum(dim=(0, 2, 3))
     per_class = weighted.new_zeros(mass.shape).index_add_(0, teacher_labels.flatten(), weighted.flatten())
-    present = mass > 0
-    if not present.any():
-        return weighted.sum()  # no labelled pixel: zero, with the graph
-    return (per_class[present] / mass[present]).mean()
+    # a class absent from the labels has no gated term (its share is 0): no host sync to skip it
+    return (per_class / mass.clamp(min=1e-6)).sum() / (mass > 0).sum().clamp(min=1)
 
 
 def sr_l_loss(
