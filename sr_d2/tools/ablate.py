@@ -153,9 +153,11 @@ def markdown_table(rows: List[Dict]) -> str:
 
 
 def class_table(results: Dict, variants: Sequence[str]) -> str:
-    """Mean IoU of each class over seeds ("sem_seg/IoU-<class>"), a row per variant."""
+    """Mean IoU of each class over seeds ("sem_seg/IoU-<class>"), a row per variant; "" without any."""
     classes = sorted({k[len("sem_seg/IoU-"):] for runs in results.values() for r in runs.values()
                       for k in r if k.startswith("sem_seg/IoU-")})
+    if not classes:
+        return ""
     lines = ["| variant | " + " | ".join(classes) + " |", "| --- | " + " | ".join("---" for _ in classes) + " |"]
     for variant in variants:
         runs = list(results.get(variant, {}).values())
@@ -275,7 +277,8 @@ def write_summary(results: Dict, variants: Sequence[str], results_path: str) -> 
     order = list(variants) + [v for v in results if v not in variants]
     rows = summarize(results, order)
     with open(os.path.join(output_dir, "results.md"), "w") as f:
-        f.write(markdown_table(rows) + "\nIoU per class, mean over seeds:\n\n" + class_table(results, order))
+        classes = class_table(results, order)  # none for panoptic-only evaluations
+        f.write(markdown_table(rows) + (f"\nIoU per class, mean over seeds:\n\n{classes}" if classes else ""))
     if _columns(rows):
         plot(rows, results, os.path.join(output_dir, "results.png"))
 

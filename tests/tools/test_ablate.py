@@ -72,6 +72,7 @@ def test_summary_is_the_mean_and_sample_spread_over_seeds():
     assert markdown_table(summarize(results, ["a", "b"])).splitlines()[:4] == [
         "| variant | seeds | mIoU | BF | PQ |", "| --- | --- | --- | --- | --- |",
         "| a | 2 | 52.0 +/- 2.8 | 15.0 +/- 7.1 |  |", "| b | 1 | 40.0 |  | 30.0 |"]
+    assert class_table({"c": {"seed0": {"panoptic_seg/PQ": 30.0}}}, ["c"]) == ""
 
 
 def test_unknown_variant_and_missing_baseline_are_named(tmp_path):
