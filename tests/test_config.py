@@ -53,7 +53,8 @@ SEM_SEG_CONFIGS = [
     "configs/synthetic/sem_seg_fpn_R18.py", "configs/synthetic/weak_sem_seg_fpn_R18.py",
     "configs/camvid/sem_seg_fpn_R18.py", "configs/cityscapes/sem_seg_fpn_R50.py",
     "configs/ade20k/sem_seg_fpn_R50.py", "projects/SR-DeepLab/configs/deeplabv3plus_R18_synthetic.py",
-    "projects/SR-DeepLab/configs/deeplabv3plus_R50_cityscapes.py", "projects/SR-OCR/configs/ocr_R18_synthetic.py",
+    "projects/SR-DeepLab/configs/deeplabv3plus_R50_cityscapes.py",
+    "projects/SR-OCR/configs/ocr_R18_synthetic.py",
 ]
 
 

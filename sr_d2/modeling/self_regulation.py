@@ -194,7 +194,8 @@ class SelfRegulation(nn.Module):
         _check_settings(
             input_shape, num_classes=num_classes, loss_stride=loss_stride, label_sampling=label_sampling,
             sr_f_mode=sr_f_mode, sr_f_gate=sr_f_gate, sr_f_class_balanced=sr_f_class_balanced,
-            sr_l_mode=sr_l_mode, max_iter=max_iter, warmup=warmup, ramp=ramp, switch_on_accuracy=switch_on_accuracy,
+            sr_l_mode=sr_l_mode, max_iter=max_iter, warmup=warmup, ramp=ramp,
+            switch_on_accuracy=switch_on_accuracy,
             weights=dict(exit_seg_weight=exit_seg_weight, exit_cls_weight=exit_cls_weight,
                          sr_f_weight=sr_f_weight, sr_l_weight=sr_l_weight, sr_f_tau=sr_f_tau,
                          sr_l_tau=sr_l_tau, sr_f_min_confidence=sr_f_min_confidence),

@@ -53,7 +53,8 @@ def test_sr_adds_its_losses_and_keeps_the_semantic_and_instance_losses():
         torch.manual_seed(1)  # the same ASPP dropout
         with EventStorage(0):
             losses[name] = model.train()(_batch())
-    assert set(losses["sr"]) == set(losses["plain"]) | {"loss_exit_seg", "loss_exit_cls", "loss_sr_f", "loss_sr_l"}
+    sr_terms = {"loss_exit_seg", "loss_exit_cls", "loss_sr_f", "loss_sr_l"}
+    assert set(losses["sr"]) == set(losses["plain"]) | sr_terms
     # the head's own (pixel-weighted, hard-pixel-mined) CE and the instance losses are the parent's
     for key in losses["plain"]:
         assert torch.allclose(losses["sr"][key], losses["plain"][key]), key
