@@ -120,6 +120,7 @@ def sr_f_loss(
     shares: Optional[torch.Tensor] = None,
     min_confidence: float = 0.0,
     class_balanced: bool = False,
+    class_mass: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
     """
     Shallow-to-deep SR: a shallow exit's segmentation logits teach a deeper student.
@@ -142,6 +143,9 @@ def sr_f_loss(
             of the pixels the teacher assigns to class c are summed and divided by c's labelled
             mass (``shares[:, c].sum()``), then averaged over the classes present. A rare (thin)
             class the teacher gets right is no longer outweighed by the large ones.
+        class_mass: (C,) the labelled mass per class that ``class_balanced`` divides by; default
+            ``shares.sum((0, 2, 3))``. Under DDP, pass the mean of it over the processes: the
+            averaged gradients are then those of the whole batch.
     Returns:
         scalar: the weighted sum over pixels divided by the number of pixels (gate "none") or
         by the labelled pixels (``shares.sum()``), so a gate removes terms, never rescales them;
@@ -175,7 +179,7 @@ def sr_f_loss(
     weighted = per_pixel * weight
     if not class_balanced:
         return weighted.sum() / total
-    mass = shares.sum(dim=(0, 2, 3))
+    mass = shares.sum(dim=(0, 2, 3)) if class_mass is None else class_mass
     per_class = weighted.new_zeros(mass.shape).index_add_(0, teacher_labels.flatten(), weighted.flatten())
     # a class absent from the labels has no gated term (its share is 0): no host sync to skip it
     return (per_class / mass.clamp(min=1e-6)).sum() / (mass > 0).sum().clamp(min=1)

@@ -58,10 +58,11 @@ _OFFICIAL_LOSSES = dict(
 )
 SR_PRESETS = {
     # sr-d2's defaults: the official losses on cheaper exits, losses at stride 4 over the labels'
-    # class shares, SR-F only where its teacher is right (README, "Choosing the defaults").
+    # class shares, SR-F only where its teacher is right, each class weighing the same in it
+    # (README, "CamVid seed study" and "Choosing the defaults").
     "sr-d2": dict(
         conv_dims=64, conv_kernels=(1, 3), norm="BN", loss_stride=4, label_sampling="area",
-        **{**_OFFICIAL_LOSSES, "sr_f_gate": "teacher_right"},
+        **{**_OFFICIAL_LOSSES, "sr_f_gate": "teacher_right", "sr_f_class_balanced": True},
     ),
     # The official code (DeepLab-v2 demo): its exits, full-resolution losses.
     "official": dict(
@@ -338,9 +339,10 @@ class SelfRegulation(nn.Module):
         losses = {"loss_sr_f": zero, "loss_sr_l": zero}
         if scale > 0 and self.sr_f_weight > 0:
             teacher = exit_seg[self.sr_f_teacher_index]
+            mass = _class_mass(shares) if self.sr_f_class_balanced else None
             losses["loss_sr_f"] = (scale * self.sr_f_weight) * sum(
                 sr_f_loss(s, teacher, self.sr_f_mode, self.sr_f_tau, self.sr_f_gate, shares,
-                          self.sr_f_min_confidence, self.sr_f_class_balanced)
+                          self.sr_f_min_confidence, self.sr_f_class_balanced, mass)
                 for s in exit_seg[self.sr_f_teacher_index + 1 :] + [final_seg]
             )
         if scale > 0 and self.sr_l_weight > 0:
@@ -352,6 +354,16 @@ class SelfRegulation(nn.Module):
                 sr_l_loss(s, t, self.sr_l_mode, self.sr_l_tau) for s, t in pairs
             )
         return losses
+
+
+@torch.no_grad()
+def _class_mass(shares: torch.Tensor) -> torch.Tensor:
+    """(C,) labelled mass per class of (N, C, h, w) ``shares``, the mean over processes under DDP."""
+    mass = shares.sum(dim=(0, 2, 3))
+    if comm.get_world_size() > 1:
+        torch.distributed.all_reduce(mass)
+        mass /= comm.get_world_size()
+    return mass
 
 
 def _resized(logits: torch.Tensor, size) -> torch.Tensor:
@@ -384,8 +396,9 @@ def _check_settings(input_shape, *, num_classes, loss_stride, label_sampling, sr
     if not isinstance(sr_f_class_balanced, bool):
         problems.append(f"sr_f_class_balanced must be True or False, got {sr_f_class_balanced!r}")
     elif sr_f_class_balanced and sr_f_gate == "none":
-        problems.append("sr_f_class_balanced=True needs an sr_f_gate other than 'none' (it balances "
-                        "the labels' classes)")
+        problems.append("sr_f_class_balanced=True (sr-d2's default) needs an sr_f_gate other than "
+                        "'none' (it balances the labels' classes): with sr_f_gate='none' set "
+                        "sr_f_class_balanced=False")
     if isinstance(warmup, (int, float)) and warmup >= 1:
         problems.append(f"warmup={warmup!r} is a fraction of max_iter: at 1 or more SR never switches on")
     if isinstance(switch_on_accuracy, (int, float)) and switch_on_accuracy >= 1:

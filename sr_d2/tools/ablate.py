@@ -39,13 +39,14 @@ VARIANTS: Dict[str, List[str]] = {
     "baseline": [],
     "mea-only": [f"{SR}sr_f_weight=0", f"{SR}sr_l_weight=0"],
     "sr-d2": [],
-    # sr-d2's defaults before the CamVid seed study: labels sampled at stride 4.
+    # sr-d2's default before the CamVid seed study: SR-F weighted by pixels, not classes.
+    "sr-f-unbalanced": [f"{SR}sr_f_class_balanced=False"],
+    # sr-d2's default before the CamVid screen: labels sampled at stride 4.
     "sr-d2-nearest": [f"{SR}label_sampling=nearest"],
-    "official-losses": [f"{SR}sr_f_gate=none"],
+    "official-losses": [f"{SR}sr_f_gate=none", f"{SR}sr_f_class_balanced=False"],
     "sr-f-student-wrong": [f"{SR}sr_f_gate=teacher_right_student_wrong"],
     "sr-f-soft": [f"{SR}sr_f_mode=soft", f"{SR}sr_f_tau=2.0"],
     "sr-f-res3": [f"{SR}sr_f_teacher=res3"],
-    "sr-f-balanced": [f"{SR}sr_f_class_balanced=True"],
     "adaptive": [f"{SR}warmup=0.1", f"{SR}switch_on_accuracy=0.85"],
 }
 
