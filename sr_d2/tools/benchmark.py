@@ -2,7 +2,7 @@
 Cost of Self-Regulation: training-step time (and peak memory on CUDA) of the baseline model and of
 the SR model under each preset, plus inference time and test-time parameters, side by side in one
 process. Variants are timed in interleaved rounds on the same random batch; ratios are to the
-baseline.
+baseline. ``--mea-only`` adds each preset with SR-F and SR-L off: the exits' share of the cost.
 
     python -m sr_d2.tools.benchmark --baseline configs/camvid/sem_seg_fpn_R18.py \\
         --sr configs/camvid/sr_sem_seg_fpn_R18.py --size 224 288 --batch 4
@@ -60,8 +60,12 @@ def benchmark(
     rounds: int,
     device: str,
     presets: Sequence[str],
+    mea_only: bool = False,
 ) -> List[Dict]:
-    """Returns one dict per variant: name, train_s, infer_s, test_params, peak_mib (CUDA only)."""
+    """
+    Returns one dict per variant: name, train_s, infer_s, test_params, peak_mib (CUDA only);
+    with ``mea_only``, each preset also as "SR <preset> MEA only" (sr_f_weight = sr_l_weight = 0).
+    """
     variants = {"baseline": load_lazy_config(baseline_config).model}
     sr_model = load_lazy_config(sr_config).model
     for preset in presets:
@@ -70,6 +74,9 @@ def benchmark(
             cfg.self_regulation[key] = list(value) if isinstance(value, tuple) else value
         cfg.self_regulation.warmup = 0.0  # measure SR switched on
         variants[f"SR {preset}"] = cfg
+        if mea_only:
+            variants[f"SR {preset} MEA only"] = mea = copy.deepcopy(cfg)
+            mea.self_regulation.sr_f_weight = mea.self_regulation.sr_l_weight = 0.0
 
     num_classes = variants["baseline"].sem_seg_head.num_classes
     inputs = _batch(batch, size[0], size[1], num_classes, device)
@@ -155,10 +162,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--presets", nargs="+", default=list(SR_PRESETS), choices=list(SR_PRESETS))
+    parser.add_argument("--mea-only", action="store_true",
+                        help="also time each preset with SR-F and SR-L off (the exits alone)")
     args = parser.parse_args(argv)
     results = benchmark(
         args.baseline, args.sr, size=args.size, batch=args.batch, iters=args.iters,
-        rounds=args.rounds, device=args.device, presets=args.presets,
+        rounds=args.rounds, device=args.device, presets=args.presets, mea_only=args.mea_only,
     )
     print(f"device={args.device} threads={torch.get_num_threads()} batch={args.batch} "
           f"size={args.size[0]}x{args.size[1]} iters={args.iters} rounds={args.rounds} (median)")

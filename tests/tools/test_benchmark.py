@@ -1,5 +1,7 @@
 import os
 
+from detectron2.config import instantiate
+
 from sr_d2.tools.benchmark import benchmark, format_results
 
 CONFIGS = os.path.join(os.path.dirname(__file__), "..", "..", "configs", "synthetic")
@@ -14,6 +16,22 @@ def test_benchmark_reports_every_variant_with_equal_test_time_params():
     assert len({r["test_params"] for r in results}) == 1
     assert all(r["train_s"] > 0 and r["infer_s"] > 0 for r in results)
     assert format_results(results).count("\n") == 4
+
+
+def test_mea_only_adds_each_preset_with_sr_f_and_sr_l_off(monkeypatch):
+    built = []
+    monkeypatch.setattr("sr_d2.tools.benchmark.instantiate",
+                        lambda cfg: built.append(cfg) or instantiate(cfg))
+    results = benchmark(
+        os.path.join(CONFIGS, "sem_seg_fpn_R18.py"), os.path.join(CONFIGS, "sr_sem_seg_fpn_R18.py"),
+        size=(64, 64), batch=1, iters=1, rounds=1, device="cpu", presets=["sr-d2"], mea_only=True,
+    )
+    assert [r["name"] for r in results] == ["baseline", "SR sr-d2", "SR sr-d2 MEA only"]
+    sr, mea = (cfg.self_regulation for cfg in built[1:])
+    assert (sr.sr_f_weight, sr.sr_l_weight) == (1.25, 1.25)
+    assert (mea.sr_f_weight, mea.sr_l_weight) == (0.0, 0.0)
+    assert {k: v for k, v in mea.items() if not k.startswith("sr_")} == {
+        k: v for k, v in sr.items() if not k.startswith("sr_")}
 
 
 def test_table_gives_each_variant_as_a_ratio_to_the_baseline():
