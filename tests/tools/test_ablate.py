@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from sr_d2.tools.ablate import ablate, baseline_config, class_table, markdown_table, summarize
+from sr_d2.tools.ablate import VARIANTS, ablate, baseline_config, class_table, markdown_table, summarize
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SR_CONFIG = os.path.join(REPO, "configs", "synthetic", "sr_sem_seg_fpn_R18.py")
@@ -80,3 +80,17 @@ def test_unknown_variant_and_missing_baseline_are_named(tmp_path):
         ablate(SR_CONFIG, ["nope"], [0], str(tmp_path))
     with pytest.raises(ValueError, match="sr_<baseline>.py"):
         baseline_config(os.path.join(REPO, "configs", "synthetic", "sem_seg_fpn_R18.py"))
+
+
+@pytest.mark.parametrize("variant", sorted(set(VARIANTS) - {"baseline"}))
+def test_every_named_variant_sets_its_keys_and_builds(variant):
+    from detectron2.config import instantiate
+    from omegaconf import OmegaConf
+
+    from sr_d2.config import load_lazy_config
+
+    cfg = load_lazy_config(SR_CONFIG, VARIANTS[variant])
+    for override in VARIANTS[variant]:
+        key, value = override.split("=")
+        assert str(OmegaConf.select(cfg, key)) == value
+    instantiate(cfg.model)  # SelfRegulation checks the combination (e.g. a gate for class balance)
