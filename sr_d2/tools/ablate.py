@@ -153,6 +153,36 @@ def markdown_table(rows: List[Dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def paired_table(
+    results: Dict, variants: Sequence[str], references: Sequence[str] = ("baseline", "mea-only")
+) -> str:
+    """
+    Differences on the same seed (same batches) of each variant to each reference (an earlier
+    reference is not compared again to a later one): per metric the mean difference, then the
+    smallest and largest over the shared seeds. "" when no variant shares a seed with a reference.
+    """
+    columns = _columns(summarize(results, list(results)))
+    present = [r for r in references if r in results]
+    lines = []
+    for i, reference in enumerate(present):
+        for variant in variants:
+            seeds = sorted(set(results.get(variant, {})) & set(results[reference]))
+            if variant in present[: i + 1] or not seeds:
+                continue
+            cells = []
+            for key in columns:
+                pairs = [(results[variant][s], results[reference][s]) for s in seeds]
+                diffs = [a[key] - b[key] for a, b in pairs if key in a and key in b]
+                spread = f" ({min(diffs):+.1f} .. {max(diffs):+.1f})" if len(diffs) > 1 else ""
+                cells.append(f"{sum(diffs) / len(diffs):+.1f}{spread}" if diffs else "")
+            lines.append(f"| {variant} - {reference} | {len(seeds)} | " + " | ".join(cells) + " |")
+    if not lines:
+        return ""
+    header = ["| comparison | seeds | " + " | ".join(METRICS[k] for k in columns) + " |",
+              "| --- | --- | " + " | ".join("---" for _ in columns) + " |"]
+    return "\n".join(header + lines) + "\n"
+
+
 def class_table(results: Dict, variants: Sequence[str]) -> str:
     """Mean IoU of each class over seeds ("sem_seg/IoU-<class>"), a row per variant; "" without any."""
     classes = sorted({k[len("sem_seg/IoU-"):] for runs in results.values() for r in runs.values()
@@ -279,7 +309,10 @@ def write_summary(results: Dict, variants: Sequence[str], results_path: str) -> 
     rows = summarize(results, order)
     with open(os.path.join(output_dir, "results.md"), "w") as f:
         classes = class_table(results, order)  # none for panoptic-only evaluations
-        f.write(markdown_table(rows) + (f"\nIoU per class, mean over seeds:\n\n{classes}" if classes else ""))
+        paired = paired_table(results, order)
+        f.write(markdown_table(rows) + (f"\nIoU per class, mean over seeds:\n\n{classes}" if classes else "")
+                + (f"\nDifferences on the same seed (mean, then the smallest and largest):\n\n{paired}"
+                   if paired else ""))
     if _columns(rows):
         plot(rows, results, os.path.join(output_dir, "results.png"))
 

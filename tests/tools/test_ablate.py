@@ -5,7 +5,8 @@ import os
 
 import pytest
 
-from sr_d2.tools.ablate import VARIANTS, ablate, baseline_config, class_table, markdown_table, summarize
+from sr_d2.tools.ablate import (
+    VARIANTS, ablate, baseline_config, class_table, markdown_table, paired_table, summarize)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SR_CONFIG = os.path.join(REPO, "configs", "synthetic", "sr_sem_seg_fpn_R18.py")
@@ -73,6 +74,22 @@ def test_summary_is_the_mean_and_sample_spread_over_seeds():
         "| variant | seeds | mIoU | BF | PQ |", "| --- | --- | --- | --- | --- |",
         "| a | 2 | 52.0 +/- 2.8 | 15.0 +/- 7.1 |  |", "| b | 1 | 40.0 |  | 30.0 |"]
     assert class_table({"c": {"seed0": {"panoptic_seg/PQ": 30.0}}}, ["c"]) == ""
+
+
+def test_paired_table_gives_per_seed_differences_to_each_reference():
+    results = {"baseline": {"seed0": {"sem_seg/mIoU": 50.0}, "seed1": {"sem_seg/mIoU": 54.0},
+                            "seed2": {"sem_seg/mIoU": 40.0}},
+               "mea-only": {"seed0": {"sem_seg/mIoU": 53.0}, "seed1": {"sem_seg/mIoU": 55.0}},
+               "sr": {"seed0": {"sem_seg/mIoU": 52.0, "sem_seg/BF": 9.0}, "seed1": {"sem_seg/mIoU": 58.0}},
+               "other": {"seed5": {"sem_seg/mIoU": 1.0}}}
+    # sr - baseline: +2, +4 on seeds 0, 1 (seed 2 unshared); sr - mea-only: -1, +3; BF has no
+    # reference value; "other" shares no seed; baseline is not compared to mea-only again.
+    assert paired_table(results, ["baseline", "mea-only", "sr", "other"]).splitlines() == [
+        "| comparison | seeds | mIoU | BF |", "| --- | --- | --- | --- |",
+        "| mea-only - baseline | 2 | +2.0 (+1.0 .. +3.0) |  |",
+        "| sr - baseline | 2 | +3.0 (+2.0 .. +4.0) |  |",
+        "| sr - mea-only | 2 | +1.0 (-1.0 .. +3.0) |  |"]
+    assert paired_table({"sr": results["sr"]}, ["sr"]) == ""
 
 
 def test_unknown_variant_and_missing_baseline_are_named(tmp_path):
