@@ -358,7 +358,7 @@ class SelfRegulation(nn.Module):
 
 @torch.no_grad()
 def _class_mass(shares: torch.Tensor) -> torch.Tensor:
-    """(C,) labelled mass per class of (N, C, h, w) ``shares``, the mean over processes under DDP."""
+    """(C,) labelled mass per class of (N, C, h, w) shares; under DDP the mean over processes."""
     mass = shares.sum(dim=(0, 2, 3))
     if comm.get_world_size() > 1:
         torch.distributed.all_reduce(mass)

@@ -310,9 +310,12 @@ def write_summary(results: Dict, variants: Sequence[str], results_path: str) -> 
     with open(os.path.join(output_dir, "results.md"), "w") as f:
         classes = class_table(results, order)  # none for panoptic-only evaluations
         paired = paired_table(results, order)
-        f.write(markdown_table(rows) + (f"\nIoU per class, mean over seeds:\n\n{classes}" if classes else "")
-                + (f"\nDifferences on the same seed (mean, then the smallest and largest):\n\n{paired}"
-                   if paired else ""))
+        f.write(markdown_table(rows))
+        if classes:
+            f.write(f"\nIoU per class, mean over seeds:\n\n{classes}")
+        if paired:
+            f.write("\nDifferences on the same seed (mean, then the smallest and largest):\n\n"
+                    + paired)
     if _columns(rows):
         plot(rows, results, os.path.join(output_dir, "results.png"))
 

@@ -80,7 +80,8 @@ def test_paired_table_gives_per_seed_differences_to_each_reference():
     results = {"baseline": {"seed0": {"sem_seg/mIoU": 50.0}, "seed1": {"sem_seg/mIoU": 54.0},
                             "seed2": {"sem_seg/mIoU": 40.0}},
                "mea-only": {"seed0": {"sem_seg/mIoU": 53.0}, "seed1": {"sem_seg/mIoU": 55.0}},
-               "sr": {"seed0": {"sem_seg/mIoU": 52.0, "sem_seg/BF": 9.0}, "seed1": {"sem_seg/mIoU": 58.0}},
+               "sr": {"seed0": {"sem_seg/mIoU": 52.0, "sem_seg/BF": 9.0},
+                      "seed1": {"sem_seg/mIoU": 58.0}},
                "other": {"seed5": {"sem_seg/mIoU": 1.0}}}
     # sr - baseline: +2, +4 on seeds 0, 1 (seed 2 unshared); sr - mea-only: -1, +3; BF has no
     # reference value; "other" shares no seed; baseline is not compared to mea-only again.
