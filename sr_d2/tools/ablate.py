@@ -169,9 +169,9 @@ def paired_table(
             seeds = sorted(set(results.get(variant, {})) & set(results[reference]))
             if variant in present[: i + 1] or not seeds:
                 continue
+            pairs = [(results[variant][s], results[reference][s]) for s in seeds]
             cells = []
             for key in columns:
-                pairs = [(results[variant][s], results[reference][s]) for s in seeds]
                 diffs = [a[key] - b[key] for a, b in pairs if key in a and key in b]
                 spread = f" ({min(diffs):+.1f} .. {max(diffs):+.1f})" if len(diffs) > 1 else ""
                 cells.append(f"{sum(diffs) / len(diffs):+.1f}{spread}" if diffs else "")
