@@ -22,8 +22,8 @@ model = L(SemanticSegmentor)(
         out_features=["res2", "res3", "res4", "res5"],
         freeze_at=0,
     ),
-    # OCR on the four stages fused at stride 4 (as on HRNet's branches), 256 channels for CPU
-    sem_seg_head=L(OCRHead)(input_shape=_exits.input_shape, channels=256, key_channels=128, norm="BN",
+    # OCR on the four stages fused at stride 4 (as on HRNet's branches), 128 channels for CPU
+    sem_seg_head=L(OCRHead)(input_shape=_exits.input_shape, channels=128, key_channels=64, norm="BN",
                             num_classes="???", ignore_value="???"),
     pixel_mean=PIXEL_MEAN_RGB,
     pixel_std=PIXEL_STD_RGB,

@@ -1,8 +1,9 @@
 """
 Object-contextual representations (Yuan, Chen, Wang, ECCV 2020) as a detectron2 semantic head.
 
-    features (named, strides s_i) -> upsampled to the finest stride, concatenated -> 3x3 conv: X
-    X -> auxiliary classifier: soft object regions M (N, K, h, w), supervised (aux loss)
+    features (named, strides s_i) -> upsampled to the finest stride, concatenated: F
+    F -> 3x3 conv: pixel representations X (N, D, h, w)
+    F -> auxiliary classifier (two 1x1 convs): soft object regions M (N, K, h, w), aux loss
     object region representations  f_k = sum_i softmax_i(M_k)_i X_i          (N, K, D)
     pixel-region relation          w_ik = softmax_k(q(X_i) . k(f_k) / sqrt(D'))
     object contextual rep.         Y_i = out(sum_k w_ik v(f_k))
@@ -74,7 +75,7 @@ class OCRHead(nn.Module):
         self.ignore_value, self.loss_weight, self.aux_loss_weight = ignore_value, loss_weight, aux_loss_weight
         fused = sum(s.channels for s in input_shape.values())
         self.pixels = _conv(fused, channels, 3, norm)
-        self.soft_regions = nn.Sequential(_conv(fused, channels, 3, norm), nn.Conv2d(channels, num_classes, 1))
+        self.soft_regions = nn.Sequential(_conv(fused, channels, 1, norm), nn.Conv2d(channels, num_classes, 1))
         self.query = nn.Sequential(_conv(channels, key_channels, 1, norm), _conv(key_channels, key_channels, 1, norm))
         self.key = nn.Sequential(_conv(channels, key_channels, 1, norm), _conv(key_channels, key_channels, 1, norm))
         self.value = _conv(channels, key_channels, 1, norm)
