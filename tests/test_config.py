@@ -40,6 +40,8 @@ def test_missing_config_file_is_named():
     ("configs/synthetic/sem_seg_fpn_R18.py", 6, 255),
     ("configs/camvid/sem_seg_fpn_R18.py", 11, 11),
     ("configs/synthetic/weak_sem_seg_fpn_R18.py", 6, 255),
+    ("projects/SR-DeepLab/configs/deeplabv3plus_R18_camvid.py", 11, 11),
+    ("projects/SR-OCR/configs/ocr_R18_camvid.py", 11, 11),
 ])
 def test_baseline_configs_build_a_model_with_the_dataset_classes(path, classes, ignore):
     cfg = load_lazy_config(os.path.join(os.path.dirname(__file__), "..", path))
