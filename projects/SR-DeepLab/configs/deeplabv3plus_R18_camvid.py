@@ -1,4 +1,4 @@
-"""Baseline: deeplabv3plus_R18_synthetic.py's model on CamVid, with sr-d2's CamVid data and schedule."""
+"""Baseline: deeplabv3plus_R18_synthetic.py's model on CamVid, sr-d2's CamVid data and schedule."""
 from ....configs.camvid.sem_seg_fpn_R18 import dataloader, lr_multiplier, optimizer, train
 from ....configs.common.data.sem_seg import head_classes
 from .deeplabv3plus_R18_synthetic import model

@@ -33,6 +33,13 @@ def object_representations(regions: torch.Tensor, pixels: torch.Tensor) -> torch
     return torch.bmm(weights, pixels.flatten(2).transpose(1, 2))
 
 
+def _resized(x: torch.Tensor, size) -> torch.Tensor:
+    """(N, C, h, w) -> (N, C, *size), bilinear; unchanged when already that size."""
+    if x.shape[-2:] == size:
+        return x
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
 def _conv(in_channels: int, out_channels: int, kernel_size: int, norm: str) -> Conv2d:
     conv = Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=not norm,
                   norm=get_norm(norm, out_channels), activation=F.relu)
@@ -72,12 +79,19 @@ class OCRHead(nn.Module):
         super().__init__()
         self.in_features = list(input_shape)
         self.common_stride = min(s.stride for s in input_shape.values())
-        self.ignore_value, self.loss_weight, self.aux_loss_weight = ignore_value, loss_weight, aux_loss_weight
+        self.ignore_value, self.loss_weight = ignore_value, loss_weight
+        self.aux_loss_weight = aux_loss_weight
         fused = sum(s.channels for s in input_shape.values())
         self.pixels = _conv(fused, channels, 3, norm)
-        self.soft_regions = nn.Sequential(_conv(fused, channels, 1, norm), nn.Conv2d(channels, num_classes, 1))
-        self.query = nn.Sequential(_conv(channels, key_channels, 1, norm), _conv(key_channels, key_channels, 1, norm))
-        self.key = nn.Sequential(_conv(channels, key_channels, 1, norm), _conv(key_channels, key_channels, 1, norm))
+        self.soft_regions = nn.Sequential(
+            _conv(fused, channels, 1, norm), nn.Conv2d(channels, num_classes, 1)
+        )
+        self.query = nn.Sequential(
+            _conv(channels, key_channels, 1, norm), _conv(key_channels, key_channels, 1, norm)
+        )
+        self.key = nn.Sequential(
+            _conv(channels, key_channels, 1, norm), _conv(key_channels, key_channels, 1, norm)
+        )
         self.value = _conv(channels, key_channels, 1, norm)
         self.context = _conv(key_channels, channels, 1, norm)
         self.augment = _conv(2 * channels, channels, 1, norm)
@@ -99,7 +113,8 @@ class OCRHead(nn.Module):
         }
 
     def forward(self, features: Dict[str, torch.Tensor], targets: Optional[torch.Tensor] = None):
-        """As detectron2's semantic heads: (logits at input size, {}) in eval, (None, losses) in training."""
+        """As detectron2's semantic heads: (logits at input size, {}) in eval, (None, losses) in
+        training."""
         logits = self.layers(features)
         if self.training:
             return None, self.losses(logits, targets)
@@ -107,10 +122,12 @@ class OCRHead(nn.Module):
                              align_corners=False), {}
 
     def layers(self, features: Dict[str, torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Features by name -> (final logits, soft-region logits), each (N, K, h, w) at the finest stride."""
+        """
+        Features by name -> (final logits, soft-region logits), each (N, K, h, w) at the finest
+        stride.
+        """
         size = max((features[f].shape[-2:] for f in self.in_features), key=lambda s: s[-1])
-        x = torch.cat([F.interpolate(features[f], size=size, mode="bilinear", align_corners=False)
-                       if features[f].shape[-2:] != size else features[f] for f in self.in_features], dim=1)
+        x = torch.cat([_resized(features[f], size) for f in self.in_features], dim=1)
         regions = self.soft_regions(x)  # (N, K, h, w)
         pixels = self.pixels(x)  # (N, D, h, w)
         n, _, h, w = pixels.shape
@@ -123,7 +140,9 @@ class OCRHead(nn.Module):
         augmented = self.augment(torch.cat([pixels, self.context(context)], dim=1))
         return self.predictor(self.dropout(augmented)), regions
 
-    def losses(self, logits: Tuple[torch.Tensor, torch.Tensor], targets: torch.Tensor) -> Dict[str, torch.Tensor]:
+    def losses(
+        self, logits: Tuple[torch.Tensor, torch.Tensor], targets: torch.Tensor
+    ) -> Dict[str, torch.Tensor]:
         """CE of the final and the soft-region logits (upsampled) against (N, H, W) ``targets``."""
         final, regions = (F.interpolate(x.float(), scale_factor=self.common_stride, mode="bilinear",
                                         align_corners=False) for x in logits)
