@@ -123,7 +123,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if args.output:
         os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
         with open(args.output + ".tmp", "w") as f:
-            json.dump({"classes": list(class_names), "describe": table,
+            json.dump({"classes": class_names, "describe": table,
                        "confusion": {k: v.tolist() for k, v in counts.items()}}, f, indent=1)
         os.replace(args.output + ".tmp", args.output)
 
