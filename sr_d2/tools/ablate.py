@@ -47,6 +47,7 @@ VARIANTS: Dict[str, List[str]] = {
     "sr-f-student-wrong": [f"{SR}sr_f_gate=teacher_right_student_wrong"],
     "sr-f-soft": [f"{SR}sr_f_mode=soft", f"{SR}sr_f_tau=2.0"],
     "sr-f-res3": [f"{SR}sr_f_teacher=res3"],
+    "sr-l-off": [f"{SR}sr_l_weight=0"],
     "adaptive": [f"{SR}warmup=0.1", f"{SR}switch_on_accuracy=0.85"],
 }
 
