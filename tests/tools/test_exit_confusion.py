@@ -64,6 +64,21 @@ def test_final_output_matches_the_evaluator_and_every_exit_counts_every_labelled
     assert set(written["describe"][names[0]]) == set(counts)
 
 
+def test_a_plain_model_has_only_its_output_and_it_equals_the_sr_models(tiny_synthetic):
+    _, val = tiny_synthetic
+    data = [f"dataloader.test.dataset.names={val}"]
+    torch.manual_seed(0)
+    sr_cfg = load_lazy_config(os.path.join(CONFIGS, "sr_sem_seg_fpn_R18.py"), data)
+    sr_model = instantiate(sr_cfg.model).eval()
+    plain_cfg = load_lazy_config(os.path.join(CONFIGS, "sem_seg_fpn_R18.py"), data)
+    plain = instantiate(plain_cfg.model).eval()
+    missing, unexpected = plain.load_state_dict(sr_model.state_dict(), strict=False)
+    assert not missing and all(k.startswith("self_regulation.") for k in unexpected)
+    counts = confusion_matrices(plain, plain_cfg)
+    assert set(counts) == {"sem_seg"}
+    assert torch.equal(counts["sem_seg"], confusion_matrices(sr_model, sr_cfg)["sem_seg"])
+
+
 def test_unknown_class_or_checkpoint_is_named(tiny_synthetic, tmp_path):
     _, val = tiny_synthetic
     config = os.path.join(CONFIGS, "sem_seg_fpn_R18.py")
