@@ -48,8 +48,17 @@ def _train(rank: int, world: int):
 
 def test_two_processes_train_sr_as_one_process_with_the_whole_batch(gloo):
     ranks = gloo(_train)
-    single, initial = _train(0, 1), _model().state_dict()
+    # One thread, as each gloo process has: SR-F's hard argmax turns the float differences of
+    # another thread count into other pseudo-labels at near-tied pixels (seen: 15 % of an update).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        single, initial = _train(0, 1), _model().state_dict()
+    finally:
+        torch.set_num_threads(threads)
     assert ranks[0].keys() == single.keys()
+    # the teacher's running accuracy is each rank's own, over its share of the batch (logged only)
+    del single["self_regulation.teacher_accuracy"]
     for key, value in single.items():
         assert torch.equal(ranks[0][key], ranks[1][key]), key  # DDP keeps the ranks identical
         if value.is_floating_point():
