@@ -73,7 +73,12 @@ def image_labels_from_mask(targets: torch.Tensor, num_classes: int, ignore_value
     return (counts > 0).to(torch.float32).view(n, num_classes)
 
 
-def sem_seg_ce_loss(logits: torch.Tensor, shares: torch.Tensor) -> torch.Tensor:
+def sem_seg_ce_loss(
+    logits: torch.Tensor,
+    shares: torch.Tensor,
+    class_balanced: bool = False,
+    class_mass: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
     """
     Pixel cross-entropy against class shares, mean over the labelled pixels: with one-hot
     shares, detectron2's CE with void ignored; with "area" shares at stride s, the CE of the
@@ -81,12 +86,25 @@ def sem_seg_ce_loss(logits: torch.Tensor, shares: torch.Tensor) -> torch.Tensor:
 
     Args:
         logits: (N, C, h, w); shares: (N, C, h, w) from :func:`label_shares`.
+        class_balanced: every class in the labels weighs the same: the terms of class c are
+            summed and divided by c's labelled mass, then averaged over the classes present (as
+            :func:`sr_f_loss` balances its gated terms).
+        class_mass: (C,) the mass ``class_balanced`` divides by; default ``shares.sum((0, 2, 3))``.
     Returns:
         scalar (0 if no pixel is labelled).
     """
     _check_same_shape(logits, shares, "sem_seg_ce_loss")
-    per_cell = -(shares * F.log_softmax(logits.float(), dim=1)).sum(dim=1)
-    return per_cell.sum() / shares.sum().clamp(min=1e-6)
+    terms = -(shares * F.log_softmax(logits.float(), dim=1))
+    if not class_balanced:
+        return terms.sum(dim=1).sum() / shares.sum().clamp(min=1e-6)
+    mass = shares.sum(dim=(0, 2, 3)) if class_mass is None else class_mass
+    return _class_mean(terms.sum(dim=(0, 2, 3)), mass)
+
+
+def _class_mean(per_class: torch.Tensor, mass: torch.Tensor) -> torch.Tensor:
+    """(C,) summed terms per class, (C,) labelled mass -> mean over the classes with mass of the ratio."""
+    # a class absent from the labels has no term (its share is 0): no host sync to skip it
+    return (per_class / mass.clamp(min=1e-6)).sum() / (mass > 0).sum().clamp(min=1)
 
 
 def image_cls_loss(cls_logits: torch.Tensor, image_labels: torch.Tensor) -> torch.Tensor:
@@ -181,8 +199,7 @@ def sr_f_loss(
         return weighted.sum() / total
     mass = shares.sum(dim=(0, 2, 3)) if class_mass is None else class_mass
     per_class = weighted.new_zeros(mass.shape).index_add_(0, teacher_labels.flatten(), weighted.flatten())
-    # a class absent from the labels has no gated term (its share is 0): no host sync to skip it
-    return (per_class / mass.clamp(min=1e-6)).sum() / (mass > 0).sum().clamp(min=1)
+    return _class_mean(per_class, mass)
 
 
 def sr_l_loss(

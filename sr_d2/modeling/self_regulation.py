@@ -50,6 +50,7 @@ _OFFICIAL_LOSSES = dict(
     sr_f_tau=1.0,
     sr_f_gate="none",
     sr_f_teacher=None,
+    sr_f_target="teacher",
     sr_f_min_confidence=0.0,
     sr_f_class_balanced=False,
     sr_l_weight=1.25,
@@ -158,6 +159,7 @@ class SelfRegulation(nn.Module):
         sr_f_tau: float,
         sr_f_gate: str,
         sr_f_teacher: Optional[str],
+        sr_f_target: str,
         sr_f_min_confidence: float,
         sr_f_class_balanced: bool,
         sr_l_weight: float,
@@ -183,6 +185,10 @@ class SelfRegulation(nn.Module):
                 SR-F, see :func:`sr_f_loss`.
             sr_f_teacher: the exit (feature name) that teaches SR-F the deeper exits and the
                 final output; None: the shallowest (the paper).
+            sr_f_target: what SR-F's students learn: "teacher" (SR-F) or "labels", the control
+                that takes the teacher out: the same students, weight and schedule learn the
+                label shares (:func:`sem_seg_ce_loss`, balanced as ``sr_f_class_balanced``
+                says; mode, tau, gate and min_confidence do not apply).
             sr_l_weight, sr_l_mode, sr_l_tau: SR-L, see :func:`sr_l_loss`.
             max_iter: length of the training schedule, in iterations.
             warmup: SR-F and SR-L weigh 0 for this fraction of ``max_iter`` (sr-d2's configs:
@@ -194,7 +200,8 @@ class SelfRegulation(nn.Module):
         super().__init__()
         _check_settings(
             input_shape, num_classes=num_classes, loss_stride=loss_stride, label_sampling=label_sampling,
-            sr_f_mode=sr_f_mode, sr_f_gate=sr_f_gate, sr_f_class_balanced=sr_f_class_balanced,
+            sr_f_mode=sr_f_mode, sr_f_gate=sr_f_gate, sr_f_target=sr_f_target,
+            sr_f_class_balanced=sr_f_class_balanced,
             sr_l_mode=sr_l_mode, max_iter=max_iter, warmup=warmup, ramp=ramp,
             switch_on_accuracy=switch_on_accuracy,
             weights=dict(exit_seg_weight=exit_seg_weight, exit_cls_weight=exit_cls_weight,
@@ -223,7 +230,7 @@ class SelfRegulation(nn.Module):
         self.exit_seg_weight = exit_seg_weight
         self.exit_cls_weight = exit_cls_weight
         self.sr_f_weight, self.sr_f_mode = sr_f_weight, sr_f_mode
-        self.sr_f_tau, self.sr_f_gate = sr_f_tau, sr_f_gate
+        self.sr_f_tau, self.sr_f_gate, self.sr_f_target = sr_f_tau, sr_f_gate, sr_f_target
         self.sr_f_min_confidence = sr_f_min_confidence
         self.sr_f_class_balanced = sr_f_class_balanced
         self.sr_l_weight, self.sr_l_mode, self.sr_l_tau = sr_l_weight, sr_l_mode, sr_l_tau
@@ -339,12 +346,15 @@ class SelfRegulation(nn.Module):
         losses = {"loss_sr_f": zero, "loss_sr_l": zero}
         if scale > 0 and self.sr_f_weight > 0:
             teacher = exit_seg[self.sr_f_teacher_index]
+            students = exit_seg[self.sr_f_teacher_index + 1 :] + [final_seg]
             mass = _class_mass(shares) if self.sr_f_class_balanced else None
-            losses["loss_sr_f"] = (scale * self.sr_f_weight) * sum(
-                sr_f_loss(s, teacher, self.sr_f_mode, self.sr_f_tau, self.sr_f_gate, shares,
-                          self.sr_f_min_confidence, self.sr_f_class_balanced, mass)
-                for s in exit_seg[self.sr_f_teacher_index + 1 :] + [final_seg]
-            )
+            if self.sr_f_target == "labels":
+                terms = [sem_seg_ce_loss(s, shares, self.sr_f_class_balanced, mass) for s in students]
+            else:
+                terms = [sr_f_loss(s, teacher, self.sr_f_mode, self.sr_f_tau, self.sr_f_gate, shares,
+                                   self.sr_f_min_confidence, self.sr_f_class_balanced, mass)
+                         for s in students]
+            losses["loss_sr_f"] = (scale * self.sr_f_weight) * sum(terms)
         if scale > 0 and self.sr_l_weight > 0:
             if self.sr_l_mode == "image":
                 pairs = [(c, final_cls) for c in exit_cls]
@@ -374,7 +384,7 @@ def _resized(logits: torch.Tensor, size) -> torch.Tensor:
 
 
 def _check_settings(input_shape, *, num_classes, loss_stride, label_sampling, sr_f_mode, sr_f_gate,
-                    sr_f_class_balanced, sr_l_mode, max_iter, warmup, ramp, switch_on_accuracy,
+                    sr_f_target, sr_f_class_balanced, sr_l_mode, max_iter, warmup, ramp, switch_on_accuracy,
                     weights) -> None:
     """Raise ValueError naming the first SelfRegulation setting that cannot work."""
     problems = []
@@ -389,13 +399,14 @@ def _check_settings(input_shape, *, num_classes, loss_stride, label_sampling, sr
             problems.append(f"{name} must be an integer >= 1, got {value!r}")
     choices = {"label_sampling": (label_sampling, ("area", "nearest")),
                "sr_f_mode": (sr_f_mode, ("hard", "soft")), "sr_f_gate": (sr_f_gate, SR_F_GATES),
+               "sr_f_target": (sr_f_target, ("teacher", "labels")),
                "sr_l_mode": (sr_l_mode, ("image", "pixel"))}
     for name, (value, allowed) in choices.items():
         if value not in allowed:
             problems.append(f"{name} must be one of {allowed}, got {value!r}")
     if not isinstance(sr_f_class_balanced, bool):
         problems.append(f"sr_f_class_balanced must be True or False, got {sr_f_class_balanced!r}")
-    elif sr_f_class_balanced and sr_f_gate == "none":
+    elif sr_f_class_balanced and sr_f_gate == "none" and sr_f_target == "teacher":
         problems.append("sr_f_class_balanced=True (sr-d2's default) needs an sr_f_gate other than "
                         "'none' (it balances the labels' classes): with sr_f_gate='none' set "
                         "sr_f_class_balanced=False")

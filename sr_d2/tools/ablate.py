@@ -47,6 +47,13 @@ VARIANTS: Dict[str, List[str]] = {
     "sr-f-student-wrong": [f"{SR}sr_f_gate=teacher_right_student_wrong"],
     "sr-f-soft": [f"{SR}sr_f_mode=soft", f"{SR}sr_f_tau=2.0"],
     "sr-f-res3": [f"{SR}sr_f_teacher=res3"],
+    # SR-F as knowledge transfer: the res3 teacher's softened distribution, not its argmax.
+    "sr-f-soft-res3": [f"{SR}sr_f_teacher=res3", f"{SR}sr_f_mode=soft", f"{SR}sr_f_tau=2.0"],
+    # Controls of sr-f-res3 without a teacher: its students learn the labels, class-balanced
+    # (balanced-ce) or not (plain-ce), at the same weight and schedule.
+    "balanced-ce": [f"{SR}sr_f_teacher=res3", f"{SR}sr_f_target=labels"],
+    "plain-ce": [f"{SR}sr_f_teacher=res3", f"{SR}sr_f_target=labels",
+                 f"{SR}sr_f_class_balanced=False"],
     "sr-l-off": [f"{SR}sr_l_weight=0"],
     "adaptive": [f"{SR}warmup=0.1", f"{SR}switch_on_accuracy=0.85"],
 }

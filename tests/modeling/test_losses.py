@@ -189,6 +189,34 @@ def test_sr_f_class_balanced_weighs_every_labelled_class_the_same():
         sr_f_loss(_logits(STUDENT), _logits(TEACHER), shares=shares, class_balanced=True)
 
 
+def test_class_balanced_ce_weighs_every_labelled_class_the_same():
+    # Labels 0, 0, void, 1: class 0 has mass 2 (pixels 0, 1), class 1 mass 1 (pixel 3).
+    shares = label_shares(torch.tensor([[[0, 0], [IGNORE, 1]]]), 2, IGNORE)
+    expected = ((_ce(STUDENT[0], 0) + _ce(STUDENT[1], 0)) / 2 + _ce(STUDENT[3], 1) / 1) / 2
+    got = sem_seg_ce_loss(_logits(STUDENT), shares, class_balanced=True)
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+    got = sem_seg_ce_loss(_logits(STUDENT), shares, class_balanced=True, class_mass=torch.tensor([4.0, 0.5]))
+    expected = ((_ce(STUDENT[0], 0) + _ce(STUDENT[1], 0)) / 4 + _ce(STUDENT[3], 1) / 0.5) / 2
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_gated_sr_f_taught_by_the_labels_themselves_is_the_label_ce():
+    # The control the teacher is measured against: a teacher whose argmax is the label on every
+    # pixel gates nothing out, so hard SR-F is the (balanced) label CE; the real teacher (argmax
+    # 0, 1, 0, 1 against labels 0, 0, void, 1) drops pixel 1 and is not.
+    targets = torch.tensor([[[0, 0], [IGNORE, 1]]])
+    shares = label_shares(targets, 2, IGNORE)
+    oracle = _logits([(1.0, 0.0), (1.0, 0.0), (0.0, 0.0), (0.0, 1.0)])
+    for balanced in (False, True):
+        control = sem_seg_ce_loss(_logits(STUDENT), shares, class_balanced=balanced)
+        taught = sr_f_loss(_logits(STUDENT), oracle, gate="teacher_right", shares=shares,
+                           class_balanced=balanced)
+        assert taught.item() == pytest.approx(control.item(), rel=1e-6)
+        real = sr_f_loss(_logits(STUDENT), _logits(TEACHER), gate="teacher_right", shares=shares,
+                         class_balanced=balanced)
+        assert real.item() != pytest.approx(control.item(), rel=1e-3)
+
+
 def test_sr_f_gate_weighs_a_cell_by_the_share_of_the_teachers_class():
     # One 1x1 cell covering a 2x2 label patch: 1 pixel of class 1, 2 of class 0, 1 void.
     shares = label_shares(torch.tensor([[[1, 0], [0, IGNORE]]]), 2, IGNORE, stride=2)

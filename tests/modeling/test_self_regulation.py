@@ -141,6 +141,7 @@ def test_adaptive_switch_on_when_the_teachers_running_accuracy_passes_the_thresh
     # the default balances SR-F's classes: ungating it alone names the setting to add
     (dict(sr_f_gate="none"), "needs an sr_f_gate other than 'none'.*set sr_f_class_balanced=False"),
     (dict(sr_f_class_balanced="yes"), "sr_f_class_balanced must be True or False"),
+    (dict(sr_f_target="oracle"), "sr_f_target must be one of"),
 ])
 def test_bad_settings_fail_at_build_naming_the_setting(setting, message):
     with pytest.raises(ValueError, match=message):
@@ -190,6 +191,34 @@ def test_a_deeper_sr_f_teacher_teaches_only_the_exits_below_it_and_the_final_out
     assert _grads(loss, [final_logits])[0] > 0
     with pytest.raises(ValueError, match=r"sr_f_teacher='res4' must be an exit with a deeper one"):
         SelfRegulation(shapes, num_classes=C, ignore_value=IGNORE, **{**settings, "sr_f_teacher": "res4"})
+
+
+@pytest.mark.parametrize("balanced", [True, False])
+def test_labels_target_teaches_the_same_students_the_labels_without_the_teacher(balanced):
+    # The balanced-ce / plain-ce controls: SR-F's students below the res3 teacher learn the labels.
+    shapes = {**SHAPES, "res4": ShapeSpec(channels=8, stride=16)}
+    sr = SelfRegulation(shapes, num_classes=C, ignore_value=IGNORE, **{
+        **SR_PRESETS["sr-d2"], "norm": "", "max_iter": 40, "warmup": 0.0, "sr_f_teacher": "res3",
+        "sr_f_target": "labels", "sr_f_class_balanced": balanced})
+    features, final_logits, targets = _inputs()
+    features["res4"] = torch.randn(2, 8, 2, 2)
+    loss = sr(features, final_logits, targets, iteration=0)["loss_sr_f"]
+    shares = label_shares(targets, C, IGNORE, stride=4)
+    student = F.interpolate(sr.exits["res4"](features["res4"])[0], size=tuple(shares.shape[-2:]),
+                            mode="bilinear", align_corners=False)
+    mass = shares.sum(dim=(0, 2, 3))
+    # by hand: -shares * log p summed per class (balanced) or overall; the final logits are 8x8
+    terms = [-(shares * F.log_softmax(s, dim=1)) for s in (student, final_logits)]
+    if balanced:
+        per_student = [(t.sum(dim=(0, 2, 3)) / mass).sum() / (mass > 0).sum() for t in terms]
+    else:
+        per_student = [t.sum() / mass.sum() for t in terms]
+    expected = SR_PRESETS["sr-d2"]["sr_f_weight"] * sum(per_student)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert sum(_grads(loss, list(sr.exits["res2"].parameters()))) == 0
+    assert sum(_grads(loss, list(sr.exits["res3"].parameters()))) == 0  # no teacher at all
+    assert sum(_grads(loss, list(sr.exits["res4"].parameters()))) > 0
+    assert _grads(loss, [final_logits])[0] > 0
 
 
 def test_class_balanced_sr_f_is_the_loss_function_over_every_student():
