@@ -8,7 +8,9 @@ Predict on your own images or video with a trained model and draw the prediction
 Each image is prepared as the config's test loader prepares its images (the model's input format,
 the test-time resize), predicted in eval mode at its own size, and drawn with detectron2's
 ``Visualizer`` in the test set's class names and colours (panoptic output as panoptic) into
-``out/<name>.png``; a video becomes ``out/<name>.mp4``. ``--exits`` adds, for an SR model, the
+``out/<stem>.png`` (``out/<file name>.png`` for inputs that share a stem, e.g. ``x.png`` and
+``x.jpg``); a video becomes ``out/<name>.mp4``. An output folder that holds input images, or two
+inputs of the same file name in different folders, are refused before anything is drawn. ``--exits`` adds, for an SR model, the
 prediction of every exit next to the model's. Works for SR models, their plain exports and plain
 detectron2 models. Inputs that are missing or unreadable are reported by name, the others still
 processed, and the exit code is 1.
@@ -17,7 +19,7 @@ import argparse
 import glob
 import os
 import sys
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -33,7 +35,7 @@ from detectron2.utils.visualizer import Visualizer
 from sr_d2.modeling import SelfRegulated, exit_inference
 from sr_d2.tools.visualize import draw_labels, load_model, titled
 
-__all__ = ["Predictor", "expand_inputs"]
+__all__ = ["Predictor", "drawing_names", "expand_inputs"]
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -52,6 +54,35 @@ def expand_inputs(patterns: Sequence[str]) -> Tuple[List[str], List[str]]:
         if not found:
             unmatched.append(pattern)
     return files, unmatched
+
+
+def drawing_names(files: Sequence[str], output_dir: str) -> Dict[str, str]:
+    """
+    {input image: its drawing's path in ``output_dir``}: ``<stem>.png``, or ``<file name>.png``
+    for inputs that share a stem. ValueError, before anything is written, if ``output_dir`` holds
+    an input image (a drawing could replace it) or two inputs would be drawn to one file.
+    """
+    output_real = os.path.realpath(output_dir)
+    inside = [f for f in files if os.path.dirname(os.path.realpath(f)) == output_real]
+    if inside:
+        raise ValueError(f"--output {output_dir} holds input images ({', '.join(inside[:3])}"
+                         f"{', ...' if len(inside) > 3 else ''}): the drawings would go beside or over "
+                         f"them; give another --output folder")
+    files = list(dict.fromkeys(files))  # an image matched twice is drawn once
+    stems: Dict[str, int] = {}
+    for f in files:
+        stem = os.path.splitext(os.path.basename(f))[0]
+        stems[stem] = stems.get(stem, 0) + 1
+    names, drawn_from = {}, {}
+    for f in files:
+        base = os.path.basename(f)
+        name = base + ".png" if stems[os.path.splitext(base)[0]] > 1 else os.path.splitext(base)[0] + ".png"
+        if name in drawn_from:
+            raise ValueError(f"inputs {drawn_from[name]} and {f} would both be drawn to "
+                             f"{os.path.join(output_dir, name)}: draw them with different --output folders")
+        drawn_from[name] = f
+        names[f] = os.path.join(output_dir, name)
+    return names
 
 
 class Predictor:
@@ -98,21 +129,24 @@ class Predictor:
 
 def _write_png(path: str, rgb: np.ndarray) -> None:
     tmp = path + ".tmp.png"
-    cv2.imwrite(tmp, rgb[:, :, ::-1])
+    if not cv2.imwrite(tmp, rgb[:, :, ::-1]):
+        raise OSError(f"cannot write {tmp}")
     os.replace(tmp, path)
 
 
-def run_images(predictor: Predictor, files: Sequence[str], output_dir: str) -> List[str]:
-    """Draw each of ``files`` into ``output_dir``; returns the messages of those that failed."""
+def run_images(predictor: Predictor, drawings: Dict[str, str]) -> List[str]:
+    """Draw each input image into its path in ``drawings``; returns the messages of those that failed."""
     failures = []
-    for path in tqdm.tqdm(files, desc="images", disable=len(files) < 2):
+    for path, drawing in tqdm.tqdm(drawings.items(), desc="images", disable=len(drawings) < 2):
         try:
             image = utils.read_image(path, format=predictor.image_format)
         except (OSError, SyntaxError, ValueError) as e:
             failures.append(f"{path}: cannot be read ({e})")
             continue
-        name = os.path.splitext(os.path.basename(path))[0] + ".png"
-        _write_png(os.path.join(output_dir, name), predictor.draw(image, predictor(image)))
+        try:
+            _write_png(drawing, predictor.draw(image, predictor(image)))
+        except OSError as e:
+            failures.append(f"{path}: its drawing cannot be written ({e})")
     return failures
 
 
@@ -161,15 +195,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     if not args.input and not args.video_input:
         parser.error("give --input and/or --video-input")
+    files, unmatched = expand_inputs(args.input)
     try:
+        drawings = drawing_names(files, args.output)
         cfg, model = load_model(args.config_file, args.weights, args.opts)
+        os.makedirs(args.output, exist_ok=True)
+        if not os.access(args.output, os.W_OK):
+            raise PermissionError(f"--output {args.output} is not writable")
     except (OSError, ValueError, KeyError) as e:
         print(f"demo: {e}", file=sys.stderr)
         return 1
     predictor = Predictor(cfg, model, exits=args.exits)
-    os.makedirs(args.output, exist_ok=True)
-    files, unmatched = expand_inputs(args.input)
-    unreadable = run_images(predictor, files, args.output)
+    unreadable = run_images(predictor, drawings)
     print(f"wrote {len(files) - len(unreadable)} of {len(files)} images to {args.output}")
     failures = [f"{p}: no such file, folder or match" for p in unmatched] + unreadable
     if args.video_input:

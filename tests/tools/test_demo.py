@@ -84,3 +84,41 @@ def test_expand_inputs_lists_what_matched_nothing(tmp_path):
     _image(tmp_path / "x.png")
     assert expand_inputs([str(tmp_path / "x.png"), str(tmp_path / "*.jpg")]) == (
         [str(tmp_path / "x.png")], [str(tmp_path / "*.jpg")])
+
+
+def test_an_output_folder_holding_inputs_is_refused_and_the_inputs_kept(sr_weights, tmp_path, capsys):
+    _image(tmp_path / "x.png")
+    before = (tmp_path / "x.png").read_bytes()
+    code = main(["--config-file", SR_CONFIG, "--weights", sr_weights, "--output", str(tmp_path),
+                 "--input", str(tmp_path)])
+    assert code == 1 and "holds input images" in capsys.readouterr().err
+    assert (tmp_path / "x.png").read_bytes() == before and os.listdir(tmp_path) == ["x.png"]
+
+
+def test_inputs_sharing_a_stem_get_a_drawing_each(sr_weights, tmp_path, capsys):
+    for name in ("x.png", "x.jpg", "y.png"):
+        _image(tmp_path / name)
+    out = tmp_path / "out"
+    assert main(["--config-file", SR_CONFIG, "--weights", sr_weights, "--output", str(out),
+                 "--input", str(tmp_path / "x.png"), str(tmp_path / "x.jpg"), str(tmp_path / "y.png")]) == 0
+    assert sorted(os.listdir(out)) == ["x.jpg.png", "x.png.png", "y.png"]
+    assert "wrote 3 of 3" in capsys.readouterr().out
+
+
+def test_same_file_names_in_two_folders_are_refused_before_drawing(sr_weights, tmp_path, capsys):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        _image(tmp_path / folder / "x.png")
+    out = tmp_path / "out"
+    code = main(["--config-file", SR_CONFIG, "--weights", sr_weights, "--output", str(out),
+                 "--input", str(tmp_path / "a"), str(tmp_path / "b")])
+    assert code == 1 and "would both be drawn to" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_an_output_that_cannot_be_a_folder_is_named(sr_weights, tmp_path, capsys):
+    _image(tmp_path / "x.png")
+    (tmp_path / "file").write_text("")
+    code = main(["--config-file", SR_CONFIG, "--weights", sr_weights, "--output", str(tmp_path / "file" / "out"),
+                 "--input", str(tmp_path / "x.png")])
+    assert code == 1 and "file/out" in capsys.readouterr().err
