@@ -4,10 +4,12 @@ Train and evaluate sr-d2 models with detectron2's trainer, hooks and evaluators 
 
     python train_net.py --config-file configs/synthetic/sem_seg_fpn_R18.py
     python train_net.py --config-file <cfg> --resume                  # continue in train.output_dir
+    python train_net.py --config-file <cfg> --overwrite               # retrain over a finished run
     python train_net.py --config-file <cfg> --eval-only train.init_checkpoint=<model.pth>
     python train_net.py --config-file <cfg> --num-gpus 8 [--num-machines N --machine-rank R
                                                             --dist-url tcp://<host>:<port>]
 """
+import glob
 import logging
 import os
 import pickle
@@ -222,16 +224,51 @@ def check_dataset_classes(cfg) -> None:
                                  f"ignores {ignore}: set model.sem_seg_head.ignore_value={ignore}")
 
 
+# What a training run leaves in train.output_dir that a new run would overwrite or append to.
+_RUN_FILES = ("model_*.pth", "last_checkpoint", "metrics.json", "events.out.tfevents.*")
+
+
+def check_fresh_output_dir(output_dir: str, overwrite: bool) -> None:
+    """
+    A new (not resumed) training run must not mix with a run already in ``output_dir``: raise
+    FileExistsError naming its files and the ways out, or with ``overwrite`` delete them.
+    """
+    found = [os.path.basename(f) for pattern in _RUN_FILES
+             for f in sorted(glob.glob(os.path.join(glob.escape(output_dir), pattern)))]
+    if not found:
+        return
+    if not overwrite:
+        shown = ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")
+        raise FileExistsError(
+            f"train.output_dir={output_dir} holds a training run ({shown}): continue it with --resume, "
+            f"train elsewhere with train.output_dir=<new folder>, or replace it with --overwrite")
+    if comm.is_main_process():
+        for name in found:
+            os.remove(os.path.join(output_dir, name))
+    comm.synchronize()
+
+
 def main(args) -> dict:
     cfg = load_lazy_config(args.config_file, args.opts)
     check_dataset_classes(cfg)
+    if not args.eval_only and not args.resume:
+        check_fresh_output_dir(cfg.train.output_dir, args.overwrite)
     default_setup(cfg, args)
     setup_logger(cfg.train.output_dir, distributed_rank=comm.get_rank(), name="sr_d2")
     return do_eval_only(cfg) if args.eval_only else do_train(args, cfg)
 
 
+def argument_parser():
+    """detectron2's training arguments and ``--overwrite``."""
+    parser = default_argument_parser()
+    parser.add_argument("--overwrite", action="store_true",
+                        help="delete the checkpoints and metrics of a run already in train.output_dir "
+                             "and train anew (without it, such a folder is refused)")
+    return parser
+
+
 def invoke_main() -> None:
-    args = default_argument_parser().parse_args()
+    args = argument_parser().parse_args()
     launch(
         main,
         args.num_gpus,

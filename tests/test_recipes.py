@@ -17,7 +17,6 @@ from detectron2.config import instantiate
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.datasets import load_sem_seg
 from detectron2.data.datasets.cityscapes import load_cityscapes_semantic
-from detectron2.engine import default_argument_parser
 
 import train_net
 from sr_d2.config import load_lazy_config
@@ -108,7 +107,7 @@ def test_recipe_loads_pretrained_weights_and_trains_a_step(dataset, config, data
     DetectionCheckpointer(model).load(pretrained)
     backbone = getattr(model.backbone, "bottom_up", model.backbone)
     assert torch.all(backbone.stem.conv1.weight == 0.5)  # the ImageNet weights reach the backbone
-    args = default_argument_parser().parse_args(["--config-file", os.path.join(REPO, config), *overrides])
+    args = train_net.argument_parser().parse_args(["--config-file", os.path.join(REPO, config), *overrides])
     results = train_net.main(args)
     steps = [json.loads(line) for line in open(tmp_path / "metrics.json") if "total_loss" in line]
     assert len(steps) == 1 and np.isfinite(steps[0]["total_loss"])

@@ -5,7 +5,6 @@ import os
 import pytest
 import torch
 
-from detectron2.engine import default_argument_parser
 
 import train_net
 
@@ -31,7 +30,7 @@ def _args(tiny, output_dir, *extra, max_iter=4, config=CONFIG):
     ]
     flags = [a for a in extra if a.startswith("--")]
     opts += [a for a in extra if not a.startswith("--")]
-    return default_argument_parser().parse_args(["--config-file", config, *flags, *opts])
+    return train_net.argument_parser().parse_args(["--config-file", config, *flags, *opts])
 
 
 def _metrics(output_dir):
@@ -148,6 +147,20 @@ def test_a_save_killed_half_way_loses_no_checkpoint(tiny_synthetic, tmp_path, mo
     assert open(final, "rb").read() == before
     train_net.main(_args(tiny_synthetic, out, "--resume", max_iter=4))  # resumes from model_final
     assert _iterations(out)[-2:] == [2, 3]
+
+
+def test_a_new_run_in_a_finished_runs_folder_is_refused_unless_told_to_overwrite(tiny_synthetic, tmp_path):
+    out = str(tmp_path)
+    train_net.main(_args(tiny_synthetic, out, max_iter=4))
+    before = {f: open(os.path.join(out, f), "rb").read() for f in ("model_final.pth", "metrics.json")}
+    with pytest.raises(FileExistsError, match=r"holds a training run \(model_0000001.pth, model_0000003.pth, "
+                                              r"model_final.pth, last_checkpoint and 2 more\).*--resume"):
+        train_net.main(_args(tiny_synthetic, out, max_iter=2))
+    assert {f: open(os.path.join(out, f), "rb").read() for f in before} == before  # nothing lost
+    train_net.main(_args(tiny_synthetic, out, "--overwrite", max_iter=2))
+    assert _iterations(out) == [0, 1]  # the old run's metrics are gone, not appended to
+    assert not {"model_0000003.pth"} & set(os.listdir(out))  # nor are its checkpoints kept beside
+    assert open(os.path.join(out, "last_checkpoint")).read().strip() == "model_final.pth"
 
 
 def test_resume_refuses_an_unreadable_or_missing_last_checkpoint(tiny_synthetic, tmp_path):

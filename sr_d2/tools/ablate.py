@@ -237,8 +237,8 @@ def plot(rows: List[Dict], results: Dict, output: str) -> None:
 
 def _run_command(config: str, run_dir: str, seed: int, overrides: Sequence[str], resume: bool) -> List[str]:
     cmd = [sys.executable, os.path.join(REPO, "train_net.py"), "--config-file", config]
-    if resume:
-        cmd.append("--resume")
+    # a run without a checkpoint to resume from starts over in its own folder
+    cmd.append("--resume" if resume else "--overwrite")
     return cmd + [f"train.seed={seed}", f"train.output_dir={run_dir}", *overrides]
 
 

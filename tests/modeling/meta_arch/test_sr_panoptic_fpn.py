@@ -9,7 +9,6 @@ from PIL import Image
 from detectron2 import model_zoo
 from detectron2.config import instantiate
 from detectron2.data import DatasetCatalog, MetadataCatalog
-from detectron2.engine import default_argument_parser
 from detectron2.evaluation import COCOPanopticEvaluator
 from detectron2.modeling import PanopticFPN, build_model
 from detectron2.utils.events import EventStorage
@@ -36,7 +35,7 @@ def _batch(tiny, is_train):
 
 
 def test_training_runs_and_logs_the_parent_and_sr_losses(tiny_panoptic, tmp_path):
-    args = default_argument_parser().parse_args([
+    args = train_net.argument_parser().parse_args([
         "--config-file", SR_CONFIG, *_data(tiny_panoptic), "dataloader.train.total_batch_size=2",
         "train.max_iter=3", "train.eval_period=0", "train.log_period=1", "train.device=cpu",
         "model.self_regulation.warmup=0.34", f"train.output_dir={tmp_path}",
