@@ -62,12 +62,17 @@ class CheckedAMPTrainer(_StopsOnDivergence, AMPTrainer):
     pass
 
 
+# A weight beyond this is taken as a sign that training is diverging: no checkpoint keeps it.
+MAX_SANE_WEIGHT = 1e4
+
+
 class TrainCheckpointer(DetectionCheckpointer):
     """
     detectron2's checkpointer whose saves are atomic: a checkpoint is written under a temporary
     name and renamed, so a kill during a save never leaves ``last_checkpoint`` naming a truncated
-    file; that saves nothing once the trainer's loss diverged (the last checkpoint stays the last
-    finite one); and whose resume refuses what it cannot resume instead of starting over.
+    file; that saves nothing once the trainer's loss diverged or while a weight is not finite or
+    above ``MAX_SANE_WEIGHT`` (so the last checkpoint is one to resume from); and whose resume
+    refuses what it cannot resume instead of starting over.
     """
 
     def save(self, name: str, **kwargs) -> None:
@@ -76,6 +81,13 @@ class TrainCheckpointer(DetectionCheckpointer):
         diverged_at = getattr(self.checkpointables.get("trainer"), "diverged_at", None)
         if diverged_at is not None:
             self.logger.error("Not saving %s: the loss diverged at iteration %d", name, diverged_at)
+            return
+        largest = max((w.detach().abs().max() for w in self.model.state_dict().values()
+                       if w.is_floating_point() and w.numel()), default=torch.tensor(0.0))
+        if not largest <= MAX_SANE_WEIGHT:  # NaN fails it too
+            self.logger.error("Not saving %s: a weight is %s (above %g), training is diverging; the last "
+                              "checkpoint stays %s", name, float(largest), MAX_SANE_WEIGHT,
+                              self.get_checkpoint_file() or "none")
             return
         partial = f"{name}.partial"
         super().save(partial, **kwargs)  # written whole, and tagged, before the rename
@@ -135,6 +147,24 @@ def do_test(cfg, model) -> dict:
     return results
 
 
+def apply_config_hyperparameters(optimizer: torch.optim.Optimizer, config_groups: list) -> None:
+    """
+    After a resume, the optimizer's param groups hold the checkpoint's learning rate (as
+    ``initial_lr``, which the LR schedule scales), weight decay and momentum. Put back the values
+    of ``config_groups`` (the groups as the config built them) where they differ, and log it, so
+    that ``--resume optimizer.lr=...`` continues at the new rate.
+    """
+    changed = set()
+    for group, fresh in zip(optimizer.param_groups, config_groups):
+        for key, saved_key in (("lr", "initial_lr"), ("weight_decay", "weight_decay"), ("momentum", "momentum")):
+            if key in fresh and saved_key in group and group[saved_key] != fresh[key]:
+                changed.add(f"{key} {group[saved_key]:g} -> {fresh[key]:g}")
+                group[saved_key] = fresh[key]
+    if changed:
+        logger.warning("--resume: the config's optimizer settings replace the checkpoint's: %s",
+                       ", ".join(sorted(changed)))
+
+
 def do_train(args, cfg) -> dict:
     """
     Train ``cfg.model`` for ``cfg.train.max_iter`` iterations, evaluating every
@@ -146,6 +176,7 @@ def do_train(args, cfg) -> dict:
     logger.info("Model:\n%s", model)
     cfg.optimizer.params.model = model
     optimizer = instantiate(cfg.optimizer)
+    config_groups = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
     # Re-seeded so that the data (order and augmentations) depends on train.seed alone, not on how
     # many random numbers building the model drew: variants of a model see the same batches.
     if cfg.train.seed >= 0:
@@ -184,7 +215,10 @@ def do_train(args, cfg) -> dict:
         ]
     )
     checkpointer.resume_or_load(cfg.train.init_checkpoint, resume=args.resume)
-    start_iter = trainer.iter + 1 if args.resume and checkpointer.has_checkpoint() else 0
+    resumed = args.resume and checkpointer.has_checkpoint()
+    if resumed:
+        apply_config_hyperparameters(optimizer, config_groups)
+    start_iter = trainer.iter + 1 if resumed else 0
     trainer.train(start_iter, cfg.train.max_iter)
     return last_results
 

@@ -199,6 +199,39 @@ def test_a_loss_diverging_at_the_last_step_stops_without_saving_or_evaluating(ti
     assert not [m for m in _metrics(out) if "sem_seg/mIoU" in m]
 
 
+def test_after_a_divergence_a_lower_lr_resumes_from_the_last_sane_checkpoint(tiny_synthetic, tmp_path,
+                                                                             monkeypatch):
+    # The Troubleshooting row, followed: weights blow up at iteration 3, the loss is NaN at 4;
+    # the checkpoint of iteration 3 is not kept, and --resume optimizer.lr=... continues from 2 at it.
+    from detectron2.modeling.meta_arch.semantic_seg import SemSegFPNHead
+    from detectron2.utils.events import get_event_storage
+
+    losses = SemSegFPNHead.losses
+
+    def exploding(head, logits, targets):
+        result = losses(head, logits, targets)
+        if get_event_storage().iter == 3:
+            head.predictor.weight.data.mul_(1e8)
+        if get_event_storage().iter == 4:
+            result["loss_sem_seg"] = result["loss_sem_seg"] * float("nan")
+        return result
+
+    monkeypatch.setattr(SemSegFPNHead, "losses", exploding)
+    out = str(tmp_path)
+    with pytest.raises(FloatingPointError):
+        train_net.main(_args(tiny_synthetic, out, "train.checkpointer.period=1", max_iter=6))
+    assert open(os.path.join(out, "last_checkpoint")).read().strip() == "model_0000002.pth"
+    assert "model_0000003.pth" not in os.listdir(out)
+    first_lrs = {m["iteration"]: m["lr"] for m in _metrics(out) if "lr" in m}
+    monkeypatch.undo()
+    train_net.main(_args(tiny_synthetic, out, "--resume", "optimizer.lr=0.002", max_iter=6))
+    steps = [m for m in _metrics(out) if "total_loss" in m]
+    assert [m["iteration"] for m in steps][-3:] == [3, 4, 5]
+    resumed_at_3 = [m["lr"] for m in steps if m["iteration"] == 3][-1]
+    assert resumed_at_3 == pytest.approx(first_lrs[3] * 0.002 / 0.02)  # the config said 0.02
+    assert "model_final.pth" in os.listdir(out)
+
+
 def test_a_dataset_with_other_classes_than_the_model_is_named(tiny_synthetic, tmp_path):
     out = tmp_path / "never"
     camvid = "dataloader.test.dataset.names=camvid_sem_seg_val"  # 11 classes, the config counted 6
