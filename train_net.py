@@ -35,6 +35,7 @@ from detectron2.utils.env import seed_all_rng
 from detectron2.utils.logger import setup_logger
 
 import sr_d2  # noqa: F401  (registers sr-d2's datasets and models)
+from sr_d2.checkpoint import EvalCheckpointer, NamesUnreadableFiles
 from sr_d2.config import load_lazy_config
 from sr_d2.evaluation import failure_table, sem_seg_table
 
@@ -66,7 +67,7 @@ class CheckedAMPTrainer(_StopsOnDivergence, AMPTrainer):
 MAX_SANE_WEIGHT = 1e4
 
 
-class TrainCheckpointer(DetectionCheckpointer):
+class TrainCheckpointer(NamesUnreadableFiles, DetectionCheckpointer):
     """
     detectron2's checkpointer whose saves are atomic: a checkpoint is written under a temporary
     name and renamed, so a kill during a save never leaves ``last_checkpoint`` naming a truncated
@@ -110,25 +111,6 @@ class TrainCheckpointer(DetectionCheckpointer):
             others = [f for f in saved if os.path.join(self.save_dir, f) != path]
             raise RuntimeError(f"--resume: the last checkpoint {path} cannot be read ({e}); the folder's "
                                f"other checkpoints: {others}") from None
-
-
-class EvalCheckpointer(DetectionCheckpointer):
-    """
-    Loads weights to evaluate: a weight of the model that the checkpoint lacks or holds with
-    another shape (e.g. a head for another class count) is an error, not a warning over an
-    untrained layer. The training-only exits (``self_regulation.``) may be missing.
-    """
-
-    def _load_model(self, checkpoint):
-        incompatible = super()._load_model(checkpoint)
-        missing = [k for k in incompatible.missing_keys if not k.startswith("self_regulation.")]
-        problems = [f"{k}: {tuple(ckpt)} in the checkpoint, {tuple(model)} in the model"
-                    for k, ckpt, model in incompatible.incorrect_shapes]
-        problems += [f"{k}: missing from the checkpoint" for k in missing]
-        if problems:
-            raise ValueError("the checkpoint does not fit the config's model (" + "; ".join(problems[:5])
-                             + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "") + ")")
-        return incompatible
 
 
 def do_test(cfg, model) -> dict:

@@ -32,8 +32,9 @@ from detectron2.data import MetadataCatalog
 from detectron2.data import detection_utils as utils
 from detectron2.utils.visualizer import Visualizer
 
+from sr_d2.checkpoint import load_model
 from sr_d2.modeling import SelfRegulated, exit_inference
-from sr_d2.tools.visualize import draw_labels, load_model, titled
+from sr_d2.tools.visualize import draw_labels, titled
 
 __all__ = ["Predictor", "drawing_names", "expand_inputs"]
 

@@ -18,9 +18,9 @@ import torch
 from detectron2.config import instantiate
 from detectron2.data import DatasetCatalog, MetadataCatalog
 
+from sr_d2.checkpoint import load_model
 from sr_d2.data import read_label_map
 from sr_d2.modeling import SelfRegulated, exit_inference
-from sr_d2.tools.visualize import load_model
 
 __all__ = ["confusion_matrices", "describe"]
 

@@ -26,8 +26,8 @@ from torch import nn
 from detectron2.config import instantiate
 from detectron2.modeling import SemanticSegmentor
 
+from sr_d2.checkpoint import load_model
 from sr_d2.modeling import SelfRegulated
-from sr_d2.tools.visualize import load_model
 
 __all__ = ["SemanticLogits", "export_model", "prepared_images"]
 

@@ -22,28 +22,17 @@ import numpy as np
 import torch
 from PIL import Image
 
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import instantiate
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.utils.visualizer import Visualizer
 
-from sr_d2.config import load_lazy_config
+from sr_d2.checkpoint import load_model
 from sr_d2.evaluation import DEFAULT_AREA_THRESHOLDS, failure_masks
 from sr_d2.modeling import SelfRegulated, exit_inference
 
-__all__ = ["draw_labels", "error_map", "load_model", "titled", "visualize"]
+__all__ = ["draw_labels", "error_map", "titled", "visualize"]
 
 _MISSED, _MISLABELED, _WRONG = (1.0, 0.1, 0.1), (1.0, 0.85, 0.0), (0.2, 0.4, 1.0)
-
-
-def load_model(config_file: str, checkpoint: str, overrides: Sequence[str] = ()):
-    """(config, model in eval mode on CPU with ``checkpoint``'s weights)."""
-    if not os.path.isfile(checkpoint):
-        raise FileNotFoundError(f"checkpoint {checkpoint!r} does not exist")
-    cfg = load_lazy_config(config_file, overrides)
-    model = instantiate(cfg.model).eval()
-    DetectionCheckpointer(model).load(checkpoint)
-    return cfg, model
 
 
 def error_map(image: np.ndarray, pred: np.ndarray, gt: np.ndarray, metadata,

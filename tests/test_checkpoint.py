@@ -1,0 +1,65 @@
+"""Every tool loads weights strictly: weights that do not fit, or a file that is no checkpoint, are named."""
+import os
+import pickle
+
+import pytest
+import torch
+
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.config import instantiate
+
+from sr_d2.checkpoint import load_model
+from sr_d2.config import load_lazy_config
+from sr_d2.tools import demo, exit_confusion, export_model, visualize
+
+CONFIG = os.path.join(os.path.dirname(__file__), "..", "configs", "synthetic", "sr_sem_seg_fpn_R18.py")
+
+
+@pytest.fixture(scope="module")
+def three_class_weights(tmp_path_factory):
+    """Weights of the synthetic SR model with a 3-class head (the config's has 6 classes)."""
+    out = tmp_path_factory.mktemp("weights")
+    model = instantiate(load_lazy_config(CONFIG, ["model.sem_seg_head.num_classes=3"]).model)
+    DetectionCheckpointer(model, str(out)).save("three")
+    return str(out / "three.pth")
+
+
+def _tool_runs(weights, out):
+    """Each tool's command line on ``weights``, writing under ``out``."""
+    image = os.path.join(out, "x.png")
+    return {
+        demo.main: ["--config-file", CONFIG, "--weights", weights, "--input", image, "--output", out + "/d"],
+        export_model.main: ["--config-file", CONFIG, "--weights", weights, "--images", image,
+                            "--output", out + "/m.ts"],
+        visualize.main: ["--config-file", CONFIG, "--checkpoint", weights, "--output", out + "/g.png"],
+        exit_confusion.main: ["--config-file", CONFIG, "--checkpoint", weights, "--classes", "a",
+                              "--output", out + "/c.json"],
+    }
+
+
+def _refusal(tool, argv, capsys):
+    """The tool's message when it stops (exit code 1 or sys.exit with a message)."""
+    try:
+        code = tool(argv)
+    except SystemExit as e:
+        return str(e.code)
+    assert code == 1
+    return capsys.readouterr().err
+
+
+def test_every_tool_refuses_weights_of_another_class_count(three_class_weights, tmp_path, capsys):
+    torch.save({}, tmp_path / "x.png")  # never read: the weights are refused first
+    for tool, argv in _tool_runs(three_class_weights, str(tmp_path)).items():
+        message = _refusal(tool, argv, capsys)
+        assert "does not fit the config's model" in message, tool.__module__
+        assert "sem_seg_head.predictor.weight: (3, 128, 1, 1) in the checkpoint, (6, 128, 1, 1)" in message
+    assert sorted(os.listdir(tmp_path)) == ["x.png"]  # nothing written
+
+
+@pytest.mark.parametrize("content", [b"not a checkpoint\n", pickle.dumps(os.getcwd)], ids=["text", "pickle"])
+def test_a_file_that_is_no_checkpoint_is_named_without_advice_to_load_it_unsafely(content, tmp_path):
+    path = tmp_path / "weights.pth"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=r"weights.pth is not a checkpoint that loads") as e:
+        load_model(CONFIG, str(path))
+    assert "weights_only" not in str(e.value) and "trust" not in str(e.value)
