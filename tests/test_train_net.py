@@ -232,6 +232,27 @@ def test_after_a_divergence_a_lower_lr_resumes_from_the_last_sane_checkpoint(tin
     assert "model_final.pth" in os.listdir(out)
 
 
+def test_a_batch_without_a_labelled_pixel_is_named_as_such_not_as_a_learning_rate(tiny_synthetic, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from detectron2.data import MetadataCatalog
+
+    from sr_d2.data.datasets import register_sem_seg_folder
+
+    for folder in ("img", "gt"):
+        (tmp_path / folder).mkdir()
+    for stem in ("a", "b"):
+        Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(tmp_path / "img" / f"{stem}.png")
+        Image.fromarray(np.full((64, 64), 255, np.uint8)).save(tmp_path / "gt" / f"{stem}.png")
+    classes = MetadataCatalog.get(tiny_synthetic[0]).stuff_classes
+    register_sem_seg_folder("test_all_void", str(tmp_path / "img"), str(tmp_path / "gt"), classes)
+    with pytest.raises(FloatingPointError, match=r"(?s)iteration=0.*The batch of iteration 0 has no labelled "
+                                                 r"pixel.*ignore value 255 in \[.*/img/[ab].png'.*"
+                                                 r"a lower learning rate will not help"):
+        train_net.main(_args(tiny_synthetic, str(tmp_path / "out"), "dataloader.train.dataset.names=test_all_void"))
+
+
 def test_a_dataset_with_other_classes_than_the_model_is_named(tiny_synthetic, tmp_path):
     out = tmp_path / "never"
     camvid = "dataloader.test.dataset.names=camvid_sem_seg_val"  # 11 classes, the config counted 6

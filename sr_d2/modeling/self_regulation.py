@@ -412,6 +412,10 @@ def _check_settings(input_shape, *, num_classes, loss_stride, label_sampling, sr
                         "sr_f_class_balanced=False")
     if isinstance(warmup, (int, float)) and warmup >= 1:
         problems.append(f"warmup={warmup!r} is a fraction of max_iter: at 1 or more SR never switches on")
+    numbers = [v for v in (warmup, ramp) if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if len(numbers) == 2 and warmup < 1 and warmup + ramp > 1:
+        problems.append(f"warmup={warmup!r} + ramp={ramp!r} is more than the schedule: SR would never "
+                        f"reach full weight; shorten one so that they add up to at most 1")
     if isinstance(switch_on_accuracy, (int, float)) and switch_on_accuracy >= 1:
         problems.append(f"switch_on_accuracy={switch_on_accuracy!r}: an accuracy below 1 is needed")
     if problems:

@@ -142,6 +142,7 @@ def test_adaptive_switch_on_when_the_teachers_running_accuracy_passes_the_thresh
     (dict(sr_f_gate="none"), "needs an sr_f_gate other than 'none'.*set sr_f_class_balanced=False"),
     (dict(sr_f_class_balanced="yes"), "sr_f_class_balanced must be True or False"),
     (dict(sr_f_target="oracle"), "sr_f_target must be one of"),
+    (dict(warmup=0.5, ramp=0.6), r"warmup=0.5 \+ ramp=0.6 is more than the schedule"),
 ])
 def test_bad_settings_fail_at_build_naming_the_setting(setting, message):
     with pytest.raises(ValueError, match=message):
