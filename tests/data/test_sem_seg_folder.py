@@ -6,7 +6,7 @@ from PIL import Image
 
 from detectron2.data import DatasetCatalog, MetadataCatalog
 
-from sr_d2.data.datasets import register_sem_seg_folder
+from sr_d2.data.datasets import load_sem_seg_folder, register_sem_seg_folder
 
 
 def _write_pairs(root, stems, size=(20, 16)):
@@ -58,6 +58,46 @@ def test_missing_or_empty_folder_is_named(tmp_path):
     register_sem_seg_folder("test_folder_empty", str(tmp_path / "img"), str(tmp_path / "gt"), ["x"])
     with pytest.raises(FileNotFoundError, match="holds no"):
         DatasetCatalog.get("test_folder_empty")
+
+
+def test_subfolders_pair_by_their_relative_path(tmp_path):
+    # Cityscapes' layout: img/<city>/<stem>, gt/<city>/<stem>; the same stem in two cities.
+    for city in ("bonn", "aachen"):
+        os.makedirs(tmp_path / "img" / city)
+        os.makedirs(tmp_path / "gt" / city)
+        for stem in ("x", f"{city}_1"):
+            Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "img" / city / f"{stem}.png")
+            Image.fromarray(np.ones((4, 4), np.uint8)).save(tmp_path / "gt" / city / f"{stem}.png")
+    dicts = load_sem_seg_folder(str(tmp_path / "img"), str(tmp_path / "gt"))
+    pairs = [(os.path.relpath(d["file_name"], tmp_path / "img"), os.path.relpath(d["sem_seg_file_name"],
+              tmp_path / "gt")) for d in dicts]
+    assert pairs == [(p, p) for p in ("aachen/aachen_1.png", "aachen/x.png", "bonn/bonn_1.png", "bonn/x.png")]
+
+
+@pytest.mark.parametrize("kwargs,error,message", [
+    (dict(image_ext="jpg"), ValueError, r"image_ext='jpg' .*'.jpg', not 'jpg'"),
+    (dict(image_ext=".JPG"), FileNotFoundError, r"holds no '\*.JPG' file; it holds '\*.jpg' files: the "
+                                                r"extension's case must match"),
+    (dict(image_ext=".jpg", gt_ext=".jpg"), ValueError, r"gt_ext='.jpg': label maps must be lossless"),
+    (dict(image_ext=".tif"), FileNotFoundError, r"holds no '\*.tif' file; it holds \['.jpg'\] files"),
+])
+def test_file_name_endings_that_match_nothing_name_the_cause(tmp_path, kwargs, error, message):
+    _write_pairs(str(tmp_path), ["a"])
+    with pytest.raises(error, match=message):
+        load_sem_seg_folder(str(tmp_path / "img"), str(tmp_path / "gt"), **kwargs)
+
+
+@pytest.mark.parametrize("content,message", [
+    ("{'a': [0]}", r"labels.json' is not JSON"),
+    ('[[0, 1]]', r"labels.json' holds a list: it must be a JSON object"),
+    ('{"a": ["x"]}', r"'a' has \['x'\]; each image needs a list of class ids \(integers\), not class names"),
+])
+def test_a_bad_image_labels_file_is_named_with_its_problem(tmp_path, content, message):
+    _write_pairs(str(tmp_path), ["a"])
+    (tmp_path / "labels.json").write_text(content)
+    with pytest.raises(ValueError, match=message):
+        load_sem_seg_folder(str(tmp_path / "img"), str(tmp_path / "gt"), ".jpg",
+                            image_labels_file=str(tmp_path / "labels.json"))
 
 
 def test_ignore_label_that_is_a_class_id_is_refused(tmp_path):

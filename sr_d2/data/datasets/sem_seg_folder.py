@@ -12,8 +12,51 @@ __all__ = ["load_sem_seg_folder", "register_sem_seg_folder", "set_sem_seg_metada
 logger = logging.getLogger(__name__)
 
 
-def _files_by_stem(folder: str, ext: str) -> Dict[str, str]:
-    return {f[: -len(ext)]: os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(ext)}
+_LOSSY = (".jpg", ".jpeg", ".jpe", ".jfif", ".webp")
+
+
+def _files_by_stem(folder: str, ext: str, kind: str) -> Dict[str, str]:
+    """{path below ``folder`` without ``ext`` (subfolders kept, "/"-separated): path} of every
+    ``*<ext>`` file in ``folder`` and its subfolders; FileNotFoundError naming what is there instead."""
+    found, case_only, other_exts = {}, set(), set()
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        for f in files:
+            if f.endswith(ext):
+                relative = os.path.relpath(os.path.join(root, f), folder).replace(os.sep, "/")
+                found[relative[: -len(ext)]] = os.path.join(root, f)
+            elif f.lower().endswith(ext.lower()):
+                case_only.add(f[-len(ext):])
+            else:
+                other_exts.add(os.path.splitext(f)[1])
+    if not found:
+        hint = (f"; it holds '*{sorted(case_only)[0]}' files: the extension's case must match" if case_only
+                else f"; it holds {sorted(other_exts)[:5]} files" if other_exts else "")
+        raise FileNotFoundError(f"{kind} folder {folder!r} holds no '*{ext}' file{hint}")
+    return found
+
+
+def _read_image_labels(path: str, stems: Sequence[str]) -> Dict[str, List[int]]:
+    """{stem: class ids} of the JSON object in ``path`` for ``stems``; ValueError naming the problem."""
+    try:
+        with open(path) as f:
+            image_labels = json.load(f)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"image_labels_file {path!r} is not JSON ({e})") from None
+    if not isinstance(image_labels, dict):
+        raise ValueError(f"image_labels_file {path!r} holds a {type(image_labels).__name__}: it must be a JSON "
+                         f"object of each image's class ids, e.g. {{\"0001\": [0, 3]}}")
+    missing = [s for s in stems if s not in image_labels]
+    if missing:
+        raise ValueError(f"{path!r} has no class list for {len(missing)} images: {missing[:10]}")
+    ids = {}
+    for stem in stems:
+        value = image_labels[stem]
+        if not isinstance(value, list) or not all(isinstance(c, int) and not isinstance(c, bool) for c in value):
+            raise ValueError(f"image_labels_file {path!r}: {stem!r} has {value!r}; each image needs a list of "
+                             f"class ids (integers), not class names")
+        ids[stem] = value
+    return ids
 
 
 def load_sem_seg_folder(
@@ -21,22 +64,29 @@ def load_sem_seg_folder(
     drop_unmatched: bool = False, image_labels_file: Optional[str] = None,
 ) -> List[dict]:
     """
-    Pair ``image_dir/<stem><image_ext>`` with ``gt_dir/<stem><gt_ext>`` by stem. An image without
-    a label or a label without an image is an error naming them, unless ``drop_unmatched``
-    (then they are left out, with a warning). ``image_labels_file``: a JSON object of each stem's
-    class ids, e.g. the image-level labels that come with pseudo-label masks (weak supervision).
+    Pair ``image_dir/<stem><image_ext>`` with ``gt_dir/<stem><gt_ext>`` by stem, in subfolders too
+    (``image_dir/city/x.png`` with ``gt_dir/city/x.png``; the stem is then "city/x"). An image
+    without a label or a label without an image is an error naming them, unless ``drop_unmatched``
+    (then they are left out, with a warning). Label maps must be lossless: a JPEG one is refused.
+    ``image_labels_file``: a JSON object of each stem's class ids, e.g. the image-level labels that
+    come with pseudo-label masks (weak supervision).
 
     Returns:
         list[dict]: Detectron2 dataset dicts with "file_name" and "sem_seg_file_name" (and
         "image_labels" with ``image_labels_file``), by stem.
     """
+    for name, ext in (("image_ext", image_ext), ("gt_ext", gt_ext)):
+        if "." not in ext:
+            raise ValueError(f"{name}={ext!r} is the end of the file names, extension included: "
+                             f"'.{ext}', not {ext!r}")
+    if gt_ext.lower().endswith(_LOSSY):
+        raise ValueError(f"gt_ext={gt_ext!r}: label maps must be lossless (e.g. PNG); lossy compression "
+                         f"changes class ids along every edge")
     found = {}
     for kind, folder, ext in (("image", image_dir, image_ext), ("label", gt_dir, gt_ext)):
         if not os.path.isdir(folder):
             raise FileNotFoundError(f"{kind} folder {folder!r} does not exist")
-        found[kind] = _files_by_stem(folder, ext)
-        if not found[kind]:
-            raise FileNotFoundError(f"{kind} folder {folder!r} holds no '*{ext}' file")
+        found[kind] = _files_by_stem(folder, ext, kind)
     images, labels = found["image"], found["label"]
     unmatched = {
         f"images without a label in {gt_dir!r}": sorted(set(images) - set(labels)),
@@ -54,13 +104,9 @@ def load_sem_seg_folder(
         raise FileNotFoundError(f"no image in {image_dir!r} has a label of the same name in {gt_dir!r}")
     dicts = [{"file_name": images[s], "sem_seg_file_name": labels[s]} for s in stems]
     if image_labels_file is not None:
-        with open(image_labels_file) as f:
-            image_labels = json.load(f)
-        missing = [s for s in stems if s not in image_labels]
-        if missing:
-            raise ValueError(f"{image_labels_file!r} has no class list for {len(missing)} images: {missing[:10]}")
+        image_labels = _read_image_labels(image_labels_file, stems)
         for d, stem in zip(dicts, stems):
-            d["image_labels"] = [int(c) for c in image_labels[stem]]
+            d["image_labels"] = image_labels[stem]
     return dicts
 
 
