@@ -9,6 +9,7 @@ Train and evaluate sr-d2 models with detectron2's trainer, hooks and evaluators 
     python train_net.py --config-file <cfg> --num-gpus 8 [--num-machines N --machine-rank R
                                                             --dist-url tcp://<host>:<port>]
 """
+import difflib
 import glob
 import logging
 import os
@@ -18,7 +19,7 @@ import torch
 
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import instantiate
-from detectron2.data import MetadataCatalog
+from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.engine import (
     AMPTrainer,
     SimpleTrainer,
@@ -243,18 +244,29 @@ def do_eval_only(cfg) -> dict:
     return do_test(cfg, model)
 
 
-def check_dataset_classes(cfg) -> None:
+def check_datasets(cfg) -> None:
     """
-    The semantic head's class count and ignore value must be those of the datasets it trains and
-    is evaluated on: configs read them from the dataset named when they load, so a dataset
-    swapped on the command line keeps the old ones. ValueError naming both.
+    Before anything is built: every dataset the config names must be registered, evaluation
+    takes one, and the semantic head's class count and ignore value must be those of the datasets
+    (configs read them from the dataset named when they load, so a dataset swapped on the command
+    line keeps the old ones). ValueError naming the key, the dataset and the fix.
     """
-    head = cfg.model.get("sem_seg_head")
-    if head is None:
-        return
+    registered = DatasetCatalog.list()
     for split in ("train", "test"):
         names = cfg.dataloader[split].dataset.names
-        for name in [names] if isinstance(names, str) else names:
+        names = [names] if isinstance(names, str) else list(names)
+        if split == "test" and len(names) != 1:
+            raise ValueError(f"dataloader.test.dataset.names={names}: evaluation takes one dataset; "
+                             f"evaluate each with its own command")
+        for name in names:
+            if name not in registered:
+                close = difflib.get_close_matches(name, registered, n=3)
+                raise ValueError(f"dataloader.{split}.dataset.names: dataset {name!r} is not registered"
+                                 + (f"; did you mean {', '.join(close)}?" if close else ""))
+        head = cfg.model.get("sem_seg_head")
+        if head is None:
+            continue
+        for name in names:
             meta = MetadataCatalog.get(name)
             classes = meta.get("stuff_classes")
             if classes is not None and head.num_classes != len(classes):
@@ -292,7 +304,7 @@ def check_fresh_output_dir(output_dir: str, overwrite: bool) -> None:
 
 def main(args) -> dict:
     cfg = load_lazy_config(args.config_file, args.opts)
-    check_dataset_classes(cfg)
+    check_datasets(cfg)
     if not args.eval_only and not args.resume:
         check_fresh_output_dir(cfg.train.output_dir, args.overwrite)
     default_setup(cfg, args)

@@ -58,6 +58,7 @@ def load_lazy_config(path: str, overrides: Sequence[str] = ()) -> DictConfig:
         raise FileNotFoundError(f"config file {path!r} does not exist")
     # normalised: LazyConfig resolves a config's relative imports from the path's folders
     cfg = LazyConfig.load(os.path.abspath(path))
+    numbers = {}  # key -> its number in the file, which an override must keep a number
     for override in overrides:
         key = override.split("=", 1)[0].strip()
         if "=" not in override or key.startswith(("+", "~")):
@@ -66,4 +67,16 @@ def load_lazy_config(path: str, overrides: Sequence[str] = ()) -> DictConfig:
             close = difflib.get_close_matches(key, _all_keys(cfg), n=3, cutoff=0.6)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise KeyError(f"override {override!r}: {path} has no key {key!r}{hint}")
-    return LazyConfig.apply_overrides(cfg, list(overrides))
+        value = OmegaConf.select(cfg, key, throw_on_missing=False, throw_on_resolution_failure=False)
+        if _is_number(value):
+            numbers[key] = value
+    cfg = LazyConfig.apply_overrides(cfg, list(overrides))
+    for key, value in numbers.items():
+        new = OmegaConf.select(cfg, key, throw_on_missing=False, throw_on_resolution_failure=False)
+        if not _is_number(new):
+            raise ValueError(f"override {key}={new!r}: {key} is a number in {path} ({value!r}), {new!r} is not")
+    return cfg
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -24,6 +24,12 @@ def test_misspelt_override_is_an_error_with_a_suggestion():
         load_lazy_config(CONFIG, ["model.nothing.here=1"])
 
 
+def test_an_override_that_turns_a_number_into_text_names_the_key():
+    with pytest.raises(ValueError, match=r"override optimizer.lr='abc': optimizer.lr is a number in .*\(0.02\)"):
+        load_lazy_config(CONFIG, ["optimizer.lr=abc"])
+    assert load_lazy_config(CONFIG, ["optimizer.lr=1"]).optimizer.lr == 1  # an int for a float is a number
+
+
 def test_explicit_addition_and_list_index():
     cfg = load_lazy_config(CONFIG, ["+train.note=hello", "model.pixel_std.0=1.0"])
     assert cfg.train.note == "hello" and cfg.model.pixel_std[0] == 1.0

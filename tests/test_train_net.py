@@ -253,6 +253,20 @@ def test_a_batch_without_a_labelled_pixel_is_named_as_such_not_as_a_learning_rat
         train_net.main(_args(tiny_synthetic, str(tmp_path / "out"), "dataloader.train.dataset.names=test_all_void"))
 
 
+@pytest.mark.parametrize("override,message", [
+    ("dataloader.test.dataset.names=[a,b]", r"names=\['a', 'b'\]: evaluation takes one dataset"),
+    ("dataloader.train.dataset.names=camvid_sem_seg_trian", r"dataloader.train.dataset.names: dataset "
+                                                             r"'camvid_sem_seg_trian' is not registered; did you "
+                                                             r"mean camvid_sem_seg_train"),
+])
+def test_datasets_that_cannot_be_used_are_named_before_anything_is_built(tiny_synthetic, tmp_path, override,
+                                                                         message):
+    out = tmp_path / "never"
+    with pytest.raises(ValueError, match=message):
+        train_net.main(_args(tiny_synthetic, str(out), "--eval-only", override))
+    assert not out.exists()
+
+
 def test_a_dataset_with_other_classes_than_the_model_is_named(tiny_synthetic, tmp_path):
     out = tmp_path / "never"
     camvid = "dataloader.test.dataset.names=camvid_sem_seg_val"  # 11 classes, the config counted 6
