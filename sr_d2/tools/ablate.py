@@ -257,15 +257,17 @@ def ablate(
     Train and evaluate every variant x seed that ``results_path`` (default
     ``output_dir/results.json``; the summary is written beside it) lacks, ``jobs`` at
     a time (each with ``cpu_count // jobs`` threads); returns the results,
-    {variant: {"seed<k>": {metric: value}}}. ``overrides`` apply to every run.
+    {variant: {"seed<k>": {metric: value}}}. ``overrides`` apply to every run. Relative paths
+    are those of the caller's working folder, where the runs also start.
     """
+    sr_config, output_dir = os.path.abspath(sr_config), os.path.abspath(output_dir)
+    results_path = os.path.abspath(results_path or os.path.join(output_dir, "results.json"))
     table = {**VARIANTS, **(defined or {})}
     unknown = [v for v in variants if v not in table]
     if unknown:
         raise ValueError(f"unknown variants {unknown}: known are {sorted(table)} (or --define NAME ...)")
     base_config = baseline_config(sr_config) if "baseline" in variants else None
     os.makedirs(output_dir, exist_ok=True)
-    results_path = results_path or os.path.join(output_dir, "results.json")
     results: Dict = {}
     if os.path.isfile(results_path):
         with open(results_path) as f:
@@ -283,7 +285,7 @@ def ablate(
         with open(os.path.join(run_dir, "ablate.log"), "a") as log:
             log.write("$ " + " ".join(cmd) + "\n")
             log.flush()
-            code = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO).returncode
+            code = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
         if code != 0:
             raise RuntimeError(f"{variant} seed {seed} failed (exit {code}): see {run_dir}/ablate.log")
         result = final_result(run_dir)

@@ -54,6 +54,34 @@ def test_runs_every_variant_and_seed_once_and_resumes(tmp_path):
     assert len(resumed) == 2 and "--resume" in resumed[1] and "--resume" not in resumed[0]
 
 
+def test_relative_paths_are_the_callers_and_the_runs_start_there(tmp_path, monkeypatch):
+    import subprocess
+
+    from sr_d2.tools import ablate as module
+
+    (tmp_path / "configs").mkdir()
+    for name in ("sr_mine.py", "mine.py"):
+        (tmp_path / "configs" / name).write_text("")
+    calls = []
+
+    def fake_run(cmd, cwd=None, **kwargs):  # a finished run: its final evaluation in metrics.json
+        calls.append((cmd, cwd, os.getcwd()))
+        run_dir = next(a.split("=", 1)[1] for a in cmd if a.startswith("train.output_dir="))
+        with open(os.path.join(run_dir, "metrics.json"), "w") as f:
+            f.write(json.dumps({"iteration": 1, "sem_seg/mIoU": 1.0}) + "\n")
+        return subprocess.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr(module.subprocess, "run", fake_run)
+    monkeypatch.chdir(tmp_path)
+    ablate("configs/sr_mine.py", ["baseline", "sr-d2"], [0], "out", results_path="study/results.json")
+    for cmd, cwd, working in calls:
+        config = cmd[cmd.index("--config-file") + 1]
+        assert config in (str(tmp_path / "configs" / "mine.py"), str(tmp_path / "configs" / "sr_mine.py"))
+        assert any(a.startswith(f"train.output_dir={tmp_path / 'out'}/") for a in cmd)
+        assert cwd is None and working == str(tmp_path)
+    assert (tmp_path / "study" / "results.json").is_file()
+
+
 def test_summary_is_the_mean_and_sample_spread_over_seeds():
     results = {"a": {"seed0": {"sem_seg/mIoU": 50.0, "sem_seg/BF": 10.0},
                      "seed1": {"sem_seg/mIoU": 54.0, "sem_seg/BF": 20.0}},
