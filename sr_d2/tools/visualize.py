@@ -24,9 +24,11 @@ from PIL import Image
 
 from detectron2.config import instantiate
 from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.data import detection_utils as utils
 from detectron2.utils.visualizer import Visualizer
 
 from sr_d2.checkpoint import load_model
+from sr_d2.data import read_label_map
 from sr_d2.evaluation import DEFAULT_AREA_THRESHOLDS, failure_masks
 from sr_d2.modeling import SelfRegulated, exit_inference
 
@@ -99,8 +101,8 @@ def visualize(
     rows = []
     for i in indices:
         inputs = mapper(dict(dicts[i]))
-        image = np.asarray(Image.open(dicts[i]["file_name"]).convert("RGB"))
-        gt = np.asarray(Image.open(dicts[i]["sem_seg_file_name"]), dtype=np.int64)
+        image = utils.read_image(dicts[i]["file_name"], format="RGB")  # EXIF orientation applied
+        gt = read_label_map(dicts[i]["sem_seg_file_name"])
         panels = [("input", image), ("ground truth", draw_labels(image, gt, metadata))]
         for tag, model_cfg, model in models:
             panels += _panels(model, model_cfg, inputs, image, gt, metadata, tag)

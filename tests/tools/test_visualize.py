@@ -51,3 +51,26 @@ def test_bad_index_or_checkpoint_is_named(tiny_synthetic, tmp_path):
         main(["--config-file", config, "--checkpoint", ckpt, "--indices", "9",
               "--output", str(tmp_path / "g.png"), *data])
     assert not (tmp_path / "g.png").exists()
+
+
+def test_an_exif_rotated_jpeg_is_drawn_as_training_reads_it(tiny_synthetic, tmp_path):
+    from detectron2.data import MetadataCatalog
+
+    from sr_d2.data.datasets import register_sem_seg_folder
+
+    (tmp_path / "img").mkdir(), (tmp_path / "gt").mkdir()
+    stored = Image.fromarray(np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    exif = stored.getexif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees on display, so 48 wide and 64 high as loaded
+    stored.save(tmp_path / "img" / "a.jpg", exif=exif)
+    Image.fromarray(np.zeros((64, 48), np.uint8)).save(tmp_path / "gt" / "a.png")
+    classes = MetadataCatalog.get(tiny_synthetic[1]).stuff_classes
+    register_sem_seg_folder("test_exif_rotated", str(tmp_path / "img"), str(tmp_path / "gt"), classes,
+                            image_ext=".jpg")
+    config = os.path.join(CONFIGS, "sem_seg_fpn_R18.py")
+    data = ["dataloader.test.dataset.names=test_exif_rotated", "dataloader.test.mapper.augmentations=[]"]
+    ckpt = _checkpoint(config, tmp_path, data)
+    main(["--config-file", config, "--checkpoint", ckpt, "--indices", "0", "--output", str(tmp_path / "g.png"),
+          *data])
+    # input, truth, prediction, errors: 48x64 panels under a 22-px title strip
+    assert np.asarray(Image.open(tmp_path / "g.png")).shape == (64 + 22, 4 * 48, 3)
