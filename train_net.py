@@ -38,6 +38,7 @@ from detectron2.utils.logger import setup_logger
 import sr_d2  # noqa: F401  (registers sr-d2's datasets and models)
 from sr_d2.checkpoint import EvalCheckpointer, NamesUnreadableFiles
 from sr_d2.config import load_lazy_config
+from sr_d2.data import check_pair_headers
 from sr_d2.evaluation import failure_table, sem_seg_table
 
 logger = logging.getLogger("sr_d2")
@@ -244,12 +245,13 @@ def do_eval_only(cfg) -> dict:
     return do_test(cfg, model)
 
 
-def check_datasets(cfg) -> None:
+def check_datasets(cfg, splits=("train", "test")) -> None:
     """
     Before anything is built: every dataset the config names must be registered, evaluation
-    takes one, and the semantic head's class count and ignore value must be those of the datasets
+    takes one, the semantic head's class count and ignore value must be those of the datasets
     (configs read them from the dataset named when they load, so a dataset swapped on the command
-    line keeps the old ones). ValueError naming the key, the dataset and the fix.
+    line keeps the old ones), and the image / label pairs of ``splits`` must pass
+    :func:`check_pair_headers`. ValueError naming the key, the dataset and the fix.
     """
     registered = DatasetCatalog.list()
     for split in ("train", "test"):
@@ -276,6 +278,10 @@ def check_datasets(cfg) -> None:
             if ignore is not None and "ignore_value" in head and head.ignore_value != ignore:
                 raise ValueError(f"model.sem_seg_head.ignore_value={head.ignore_value}, but dataset {name!r} "
                                  f"ignores {ignore}: set model.sem_seg_head.ignore_value={ignore}")
+    for split in splits:
+        names = cfg.dataloader[split].dataset.names
+        for name in [names] if isinstance(names, str) else names:
+            check_pair_headers(DatasetCatalog.get(name), name)
 
 
 # What a training run leaves in train.output_dir that a new run would overwrite or append to.
@@ -304,7 +310,7 @@ def check_fresh_output_dir(output_dir: str, overwrite: bool) -> None:
 
 def main(args) -> dict:
     cfg = load_lazy_config(args.config_file, args.opts)
-    check_datasets(cfg)
+    check_datasets(cfg, ("test",) if args.eval_only else ("train", "test"))
     if not args.eval_only and not args.resume:
         check_fresh_output_dir(cfg.train.output_dir, args.overwrite)
     default_setup(cfg, args)

@@ -267,6 +267,30 @@ def test_datasets_that_cannot_be_used_are_named_before_anything_is_built(tiny_sy
     assert not out.exists()
 
 
+def test_a_bad_test_pair_is_found_before_training_not_after_it(tiny_synthetic, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from detectron2.data import MetadataCatalog
+
+    from sr_d2.data.datasets import register_sem_seg_folder
+
+    for folder in ("img", "gt"):
+        (tmp_path / folder).mkdir()
+    for stem, label in (("a", np.zeros((64, 64), np.uint8)), ("b", np.zeros((64, 60), np.uint8)),
+                        ("c", np.zeros((64, 64, 3), np.uint8))):
+        Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(tmp_path / "img" / f"{stem}.png")
+        Image.fromarray(label).save(tmp_path / "gt" / f"{stem}.png")
+    classes = MetadataCatalog.get(tiny_synthetic[0]).stuff_classes
+    register_sem_seg_folder("test_bad_pairs", str(tmp_path / "img"), str(tmp_path / "gt"), classes)
+    out = tmp_path / "never"
+    with pytest.raises(ValueError, match=r"dataset 'test_bad_pairs': 2 of 3 image / label pairs are bad: "
+                                         r"label '.*b.png' is 60x64 \(W x H\), its image is 64x64 as loaded; "
+                                         r"label '.*c.png' is a RGB image"):
+        train_net.main(_args(tiny_synthetic, str(out), "dataloader.test.dataset.names=test_bad_pairs"))
+    assert not out.exists()
+
+
 def test_a_dataset_with_other_classes_than_the_model_is_named(tiny_synthetic, tmp_path):
     out = tmp_path / "never"
     camvid = "dataloader.test.dataset.names=camvid_sem_seg_val"  # 11 classes, the config counted 6

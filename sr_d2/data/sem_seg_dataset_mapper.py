@@ -1,4 +1,5 @@
 import copy
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -9,7 +10,7 @@ from detectron2.config import configurable
 from detectron2.data import DatasetMapper
 from detectron2.data import detection_utils as utils
 
-__all__ = ["SemSegDatasetMapper", "read_label_map"]
+__all__ = ["SemSegDatasetMapper", "check_pair_headers", "read_label_map"]
 
 
 def read_label_map(path: str) -> np.ndarray:
@@ -24,10 +25,54 @@ def read_label_map(path: str) -> np.ndarray:
     except (OSError, SyntaxError) as e:
         raise ValueError(f"label {path!r} cannot be read: {e}") from e
     with label:
-        if label.mode not in ("L", "P", "I", "I;16"):
+        if label.mode not in _LABEL_MODES:
             raise ValueError(f"label {path!r} is a {label.mode} image: a label map holds one class id "
                              f"per pixel (8-bit grayscale or palette PNG)")
         return np.asarray(label, dtype=np.int64)
+
+
+_LABEL_MODES = ("L", "P", "I", "I;16")
+_SWAPS_SIDES = (5, 6, 7, 8)  # EXIF orientations that turn the image by 90 degrees
+
+
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation of an opened image, without decoding it (a PNG's getexif would: its
+    eXIf chunk may follow the pixels, so only one ahead of them is read)."""
+    if image.format == "PNG":
+        exif = Image.Exif()
+        if "exif" in image.info:
+            exif.load(image.info["exif"])
+        return exif.get(0x0112, 1)
+    return image.getexif().get(0x0112, 1)
+
+
+def check_pair_headers(dicts: Sequence[dict], name: str) -> None:
+    """
+    Check every image / label map pair of dataset ``name`` from the file headers alone (no pixel
+    is decoded): both open, the label map holds class ids (its mode), and both have one size (EXIF
+    orientation applied). ValueError listing the bad pairs, so a bad file is found before training
+    and not when the loader first samples it.
+    """
+    problems = []
+    for d in dicts:
+        label_file = d.get("sem_seg_file_name")
+        if label_file is None:
+            continue
+        try:
+            with Image.open(d["file_name"]) as image, Image.open(label_file) as label:
+                width, height = image.size
+                if _orientation(image) in _SWAPS_SIDES:
+                    width, height = height, width
+                if label.mode not in _LABEL_MODES:
+                    problems.append(f"label {label_file!r} is a {label.mode} image, not class ids")
+                elif label.size != (width, height):
+                    problems.append(f"label {label_file!r} is {label.size[0]}x{label.size[1]} (W x H), its image "
+                                    f"is {width}x{height} as loaded")
+        except (OSError, SyntaxError) as e:
+            problems.append(f"{d['file_name']!r} / {label_file!r} cannot be opened: {e}")
+    if problems:
+        raise ValueError(f"dataset {name!r}: {len(problems)} of {len(dicts)} image / label pairs are bad: "
+                         + "; ".join(problems[:5]) + (" ..." if len(problems) > 5 else ""))
 
 
 def _transformable(sem_seg: np.ndarray) -> np.ndarray:
