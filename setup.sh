@@ -10,6 +10,7 @@
 #   SR_D2_DETECTRON2_EXT=1|0            build detectron2's C++ extension from a GitHub or PATH
 #                                       source (default 1; sr-d2 needs no compiled op)
 #   SR_D2_VENV=.venv                    where the virtual environment goes
+#   SR_D2_EXTRAS=test                   sr-d2's extras to install (test,deploy adds ONNX export)
 #   PYTHON=python3.11                   interpreter for the virtual environment
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -146,9 +147,10 @@ fi
 
 step "sr-d2 (editable) and test tools"
 stamp="$VENV/.sr-d2-stamp"
-want=$(cat pyproject.toml "$PINS" | sha256sum | cut -d' ' -f1)
+EXTRAS="${SR_D2_EXTRAS:-test}"
+want=$( (cat pyproject.toml "$PINS"; echo "$EXTRAS") | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  pip_ install -q -c "$PINS" --no-build-isolation -e '.[test]'
+  pip_ install -q -c "$PINS" --no-build-isolation -e ".[$EXTRAS]"
   echo "$want" > "$stamp"
 fi
 

@@ -1,18 +1,21 @@
 """
-Export a trained semantic-segmentation model for deployment: trace it, as a function of one image
-to its logits, to TorchScript (or ONNX, with the ``deploy`` extra installed), then run the
-exported model and the eager one on sample images and print the largest difference of their
-logits and the time per image of each.
+Export a trained semantic-segmentation model for deployment, as a function of one image to its
+logits: ``torchscript`` (a trace), ``export`` (``torch.export``'s ExportedProgram, .pt2) or
+``onnx`` (with the ``deploy`` extra installed; torch.export's exporter, or the TorchScript-based
+one where torch.export cannot capture the model, as under detectron2 v0.6). Then run the
+exported model, reloaded, and the eager one on sample images and print the largest difference of
+their logits and the time per image of each.
 
     python -m sr_d2.tools.export_model --config-file configs/synthetic/sr_sem_seg_fpn_R18.py \\
         --weights output/synthetic/sr_sem_seg_fpn_R18/model_final.pth \\
-        --images a.png b.png --output model.ts [--format onnx]
+        --images a.png b.png --output model.ts [--format export|onnx]
 
 An SR model exports as its base model: the exits are dropped first. The input is the image as the
 config's test loader prepares it (its test-time resize); the export is traced at the first image's
 size, and every image checked must have that size after the resize.
 """
 import argparse
+import logging
 import os
 import sys
 import time
@@ -29,7 +32,11 @@ from detectron2.modeling import SemanticSegmentor
 from sr_d2.checkpoint import load_model
 from sr_d2.modeling import SelfRegulated
 
-__all__ = ["SemanticLogits", "export_model", "prepared_images"]
+__all__ = ["FORMATS", "SemanticLogits", "export_model", "prepared_images"]
+
+logger = logging.getLogger(__name__)
+
+FORMATS = ("torchscript", "export", "onnx")
 
 
 class SemanticLogits(nn.Module):
@@ -73,10 +80,10 @@ def export_model(config_file: str, weights: str, images: Sequence[str], output: 
     """
     Trace the config's model with ``weights`` on the first of ``images`` and write it to
     ``output``; returns {"max_abs_diff": largest |exported - eager| logit over ``images``,
-    "eager_s", "exported_s": seconds per image} (``exported_s`` for TorchScript only).
+    "eager_s", "exported_s": seconds per image of the eager and the reloaded exported model}.
     """
-    if fmt not in ("torchscript", "onnx"):
-        raise ValueError(f"format must be 'torchscript' or 'onnx', not {fmt!r}")
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, not {fmt!r}")
     cfg, model = load_model(config_file, weights, overrides)
     if not isinstance(model, SemanticSegmentor):
         raise ValueError(f"{type(model).__name__}: only semantic-segmentation models export here")
@@ -96,10 +103,25 @@ def export_model(config_file: str, weights: str, images: Sequence[str], output: 
             torch.jit.trace(eager, (inputs[0],)).save(tmp)
         os.replace(tmp, output)
         run = torch.jit.load(output)
+    elif fmt == "export":
+        try:
+            program = torch.export.export(eager, (inputs[0],), strict=False)
+        except Exception as e:  # torch.export raises many kinds for a model it cannot capture
+            raise ValueError(f"torch.export cannot capture this model ({type(e).__name__}: "
+                             f"{str(e).splitlines()[0][:200]}); detectron2 v0.6's padding is one such "
+                             f"case: use detectron2 main, or --format torchscript") from None
+        torch.export.save(program, tmp)
+        os.replace(tmp, output)
+        run = torch.export.load(output).module()
     else:
         import onnxruntime  # the "deploy" extra
 
-        torch.onnx.export(eager, (inputs[0],), tmp, opset_version=17, dynamo=False)
+        try:
+            torch.onnx.export(eager, (inputs[0],), tmp, opset_version=18, dynamo=True, verbose=False)
+        except Exception as e:  # torch.export could not capture the model: the older exporter
+            logger.warning("ONNX: torch.export's exporter failed (%s); using the TorchScript-based one",
+                           type(e).__name__)
+            torch.onnx.export(eager, (inputs[0],), tmp, opset_version=17, dynamo=False)
         os.replace(tmp, output)
         session = onnxruntime.InferenceSession(output, providers=["CPUExecutionProvider"])
         name = session.get_inputs()[0].name
@@ -120,8 +142,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--config-file", required=True)
     parser.add_argument("--weights", required=True, help="checkpoint of the model (SR or plain)")
     parser.add_argument("--images", nargs="+", required=True, help="sample images: trace and check")
-    parser.add_argument("--output", required=True, help="file to write (.ts or .onnx)")
-    parser.add_argument("--format", default="torchscript", choices=["torchscript", "onnx"])
+    parser.add_argument("--output", required=True, help="file to write (.ts, .pt2 or .onnx)")
+    parser.add_argument("--format", default="torchscript", choices=FORMATS)
     parser.add_argument("--repeats", type=int, default=3, help="timed passes over the images")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides (key=value)")
     args = parser.parse_args(argv)
