@@ -11,6 +11,7 @@ composed in one module that any segmentation meta-architecture calls in training
   SR-F: S_1 (shallowest) teaches S_2..S_K and S_0   (detail kept in the deep layers)
   SR-L: S_0 (final) teaches S_1..S_K                 (context given to the shallow layers)
 """
+import math
 from contextlib import contextmanager
 from typing import Dict, Iterator, List, Optional, Sequence
 
@@ -184,7 +185,9 @@ class SelfRegulation(nn.Module):
             sr_f_weight, sr_f_mode, sr_f_tau, sr_f_gate, sr_f_min_confidence, sr_f_class_balanced:
                 SR-F, see :func:`sr_f_loss`.
             sr_f_teacher: the exit (feature name) that teaches SR-F the deeper exits and the
-                final output; None: the shallowest (the paper).
+                final output; None: the shallowest (the paper). Several joined by "+" (e.g.
+                "res2+res3") teach as an ensemble, the mean of their class probabilities, the
+                exits after the deepest of them.
             sr_f_target: what SR-F's students learn: "teacher" (SR-F) or "labels", the control
                 that takes the teacher out: the same students, weight and schedule learn the
                 label shares (:func:`sem_seg_ce_loss`, balanced as ``sr_f_class_balanced``
@@ -211,10 +214,12 @@ class SelfRegulation(nn.Module):
         ordered = sorted(input_shape.items(), key=lambda kv: kv[1].stride)
         self.in_features = [name for name, _ in ordered]
         self.input_shape = dict(ordered)
-        if sr_f_teacher is not None and sr_f_teacher not in self.in_features[:-1]:
+        teachers = [self.in_features[0]] if sr_f_teacher is None else sr_f_teacher.split("+")
+        if not set(teachers) <= set(self.in_features[:-1]):
             raise ValueError(f"SelfRegulation: sr_f_teacher={sr_f_teacher!r} must be an exit with a deeper "
-                             f"one after it, one of {self.in_features[:-1]}")
-        self.sr_f_teacher_index = 0 if sr_f_teacher is None else self.in_features.index(sr_f_teacher)
+                             f"one after it, one of {self.in_features[:-1]}, or several joined by '+'")
+        # indices of the teacher exits; the students are the exits after the deepest, and the output
+        self.sr_f_teachers = sorted(self.in_features.index(t) for t in set(teachers))
         self.exits = nn.ModuleDict(
             {
                 name: ExitHead(shape.channels, num_classes, conv_dims=conv_dims,
@@ -328,13 +333,20 @@ class SelfRegulation(nn.Module):
             * sum(image_cls_loss(c, image_labels) for c in exit_cls + [final_cls]),
         }
         if self.training:
-            self._track_teacher(exit_seg[self.sr_f_teacher_index], shares, iteration)
+            self._track_teacher(self._sr_f_teacher(exit_seg), shares, iteration)
         scale = self.sr_scale(iteration)
         if storage is not None:
             storage.put_scalars(sr_scale=scale, sr_teacher_accuracy=float(self.teacher_accuracy),
                                 smoothing_hint=False)
         losses.update(self._sr_losses(scale, exit_seg, exit_cls, final_seg, final_cls, shares))
         return losses
+
+    def _sr_f_teacher(self, exit_seg: List[torch.Tensor]) -> torch.Tensor:
+        """(N, C, h, w) SR-F's teacher logits: its exit's, or the log of its exits' mean probabilities."""
+        if len(self.sr_f_teachers) == 1:
+            return exit_seg[self.sr_f_teachers[0]]
+        log_p = torch.stack([F.log_softmax(exit_seg[i].float(), dim=1) for i in self.sr_f_teachers])
+        return torch.logsumexp(log_p, dim=0) - math.log(len(self.sr_f_teachers))
 
     def _sr_losses(self, scale: float, exit_seg: List[torch.Tensor], exit_cls: List[torch.Tensor],
                    final_seg: torch.Tensor, final_cls: torch.Tensor, shares: torch.Tensor):
@@ -345,8 +357,8 @@ class SelfRegulation(nn.Module):
         zero = final_seg.new_zeros(())
         losses = {"loss_sr_f": zero, "loss_sr_l": zero}
         if scale > 0 and self.sr_f_weight > 0:
-            teacher = exit_seg[self.sr_f_teacher_index]
-            students = exit_seg[self.sr_f_teacher_index + 1 :] + [final_seg]
+            teacher = self._sr_f_teacher(exit_seg)
+            students = exit_seg[self.sr_f_teachers[-1] + 1 :] + [final_seg]
             mass = _class_mass(shares) if self.sr_f_class_balanced else None
             if self.sr_f_target == "labels":
                 terms = [sem_seg_ce_loss(s, shares, self.sr_f_class_balanced, mass) for s in students]

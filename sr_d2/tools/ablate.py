@@ -49,6 +49,8 @@ VARIANTS: Dict[str, List[str]] = {
     "sr-f-res3": [f"{SR}sr_f_teacher=res3"],
     # SR-F as knowledge transfer: the res3 teacher's softened distribution, not its argmax.
     "sr-f-soft-res3": [f"{SR}sr_f_teacher=res3", f"{SR}sr_f_mode=soft", f"{SR}sr_f_tau=2.0"],
+    # A teacher chosen without val: the res2 and res3 exits as an ensemble (mean probabilities).
+    "sr-f-res2res3": [f"{SR}sr_f_teacher=res2+res3"],
     # Controls of sr-f-res3 without a teacher: its students learn the labels, class-balanced
     # (balanced-ce) or not (plain-ce), at the same weight and schedule.
     "balanced-ce": [f"{SR}sr_f_teacher=res3", f"{SR}sr_f_target=labels"],

@@ -194,6 +194,29 @@ def test_a_deeper_sr_f_teacher_teaches_only_the_exits_below_it_and_the_final_out
         SelfRegulation(shapes, num_classes=C, ignore_value=IGNORE, **{**settings, "sr_f_teacher": "res4"})
 
 
+def test_an_ensemble_teacher_is_the_mean_of_its_exits_probabilities_and_teaches_the_exits_after_it():
+    shapes = {**SHAPES, "res4": ShapeSpec(channels=8, stride=16)}
+    sr = SelfRegulation(shapes, num_classes=C, ignore_value=IGNORE, **{
+        **SR_PRESETS["sr-d2"], "norm": "", "max_iter": 40, "warmup": 0.0, "sr_f_teacher": "res3+res2"})
+    features, final_logits, targets = _inputs()
+    features["res4"] = torch.randn(2, 8, 2, 2)
+    loss = sr(features, final_logits, targets, iteration=0)["loss_sr_f"]
+    shares = label_shares(targets, C, IGNORE, stride=4)
+    seg = {n: F.interpolate(sr.exits[n](features[n])[0], size=tuple(shares.shape[-2:]), mode="bilinear",
+                            align_corners=False) for n in ("res2", "res3", "res4")}
+    teacher = torch.log((F.softmax(seg["res2"], dim=1) + F.softmax(seg["res3"], dim=1)) / 2)
+    expected = SR_PRESETS["sr-d2"]["sr_f_weight"] * sum(
+        sr_f_loss(s, teacher, gate="teacher_right", shares=shares, class_balanced=True)
+        for s in (seg["res4"], final_logits))
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    for teacher_exit in ("res2", "res3"):
+        assert sum(_grads(loss, list(sr.exits[teacher_exit].parameters()))) == 0
+    assert sum(_grads(loss, list(sr.exits["res4"].parameters()))) > 0
+    with pytest.raises(ValueError, match="or several joined by"):
+        SelfRegulation(shapes, num_classes=C, ignore_value=IGNORE, **{
+            **SR_PRESETS["sr-d2"], "norm": "", "max_iter": 40, "warmup": 0.0, "sr_f_teacher": "res2+res4"})
+
+
 @pytest.mark.parametrize("balanced", [True, False])
 def test_labels_target_teaches_the_same_students_the_labels_without_the_teacher(balanced):
     # The balanced-ce / plain-ce controls: SR-F's students below the res3 teacher learn the labels.
