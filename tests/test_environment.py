@@ -13,11 +13,11 @@ def _detectron2_is_v06() -> bool:
 def test_detectron2_imports_with_model_zoo_configs():
     import detectron2.layers  # imports detectron2._C at module level in v0.6
     from detectron2 import model_zoo
-    from detectron2.modeling import META_ARCH_REGISTRY
+    from detectron2.modeling import META_ARCH_REGISTRY, SemanticSegmentor
 
     cfg = model_zoo.get_config("common/models/panoptic_fpn.py")
     assert cfg.model.sem_seg_head.num_classes == 54
-    assert META_ARCH_REGISTRY.get("SemanticSegmentor") is not None
+    assert META_ARCH_REGISTRY.get("SemanticSegmentor") is SemanticSegmentor
 
 
 def test_numpy_is_one_detectron2_runs_with():
