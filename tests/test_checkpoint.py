@@ -56,7 +56,8 @@ def test_every_tool_refuses_weights_of_another_class_count(three_class_weights, 
     assert sorted(os.listdir(tmp_path)) == ["x.png"]  # nothing written
 
 
-@pytest.mark.parametrize("content", [b"not a checkpoint\n", pickle.dumps(os.getcwd, protocol=2)], ids=["text", "pickle"])
+@pytest.mark.parametrize("content", [b"not a checkpoint\n", pickle.dumps(os.getcwd, protocol=2)],
+                         ids=["text", "pickled-function"])
 def test_a_file_that_is_no_checkpoint_is_named_without_advice_to_load_it_unsafely(content, tmp_path):
     path = tmp_path / "weights.pth"
     path.write_bytes(content)

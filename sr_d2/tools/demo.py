@@ -10,9 +10,9 @@ the test-time resize), predicted in eval mode at its own size, and drawn with de
 ``Visualizer`` in the test set's class names and colours (panoptic output as panoptic) into
 ``out/<stem>.png`` (``out/<file name>.png`` for inputs that share a stem, e.g. ``x.png`` and
 ``x.jpg``); a video becomes ``out/<name>.mp4``. An output folder that holds input images, or two
-inputs of the same file name in different folders, are refused before anything is drawn. ``--exits`` adds, for an SR model, the
-prediction of every exit next to the model's. Works for SR models, their plain exports and plain
-detectron2 models. Inputs that are missing or unreadable are reported by name, the others still
+inputs of the same file name in different folders, are refused before anything is drawn.
+``--exits`` adds, for an SR model, the prediction of every exit next to the model's. Works for SR
+models, their plain exports and plain detectron2 models. Inputs that are missing or unreadable are reported by name, the others still
 processed, and the exit code is 1.
 """
 import argparse
