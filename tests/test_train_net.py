@@ -177,20 +177,28 @@ def test_resume_refuses_an_unreadable_or_missing_last_checkpoint(tiny_synthetic,
     assert os.path.getsize(os.path.join(out, "model_final.pth")) == 0  # nothing overwritten
 
 
-def test_a_loss_diverging_at_the_last_step_stops_without_saving_or_evaluating(tiny_synthetic, tmp_path,
-                                                                              monkeypatch):
+def _patch_head_losses(monkeypatch, change):
+    """Make detectron2's semantic head call ``change(head, its losses, iteration)`` after each loss."""
     from detectron2.modeling.meta_arch.semantic_seg import SemSegFPNHead
     from detectron2.utils.events import get_event_storage
 
     losses = SemSegFPNHead.losses
 
-    def nan_at_last_step(head, logits, targets):
+    def patched(head, logits, targets):
         result = losses(head, logits, targets)
-        if get_event_storage().iter == 3:
-            result["loss_sem_seg"] = result["loss_sem_seg"] * float("nan")
+        change(head, result, get_event_storage().iter)
         return result
 
-    monkeypatch.setattr(SemSegFPNHead, "losses", nan_at_last_step)
+    monkeypatch.setattr(SemSegFPNHead, "losses", patched)
+
+
+def test_a_loss_diverging_at_the_last_step_stops_without_saving_or_evaluating(tiny_synthetic, tmp_path,
+                                                                              monkeypatch):
+    def nan_at_last_step(head, losses, iteration):
+        if iteration == 3:
+            losses["loss_sem_seg"] = losses["loss_sem_seg"] * float("nan")
+
+    _patch_head_losses(monkeypatch, nan_at_last_step)
     out = str(tmp_path)
     with pytest.raises(FloatingPointError, match="iteration=3"):
         train_net.main(_args(tiny_synthetic, out, max_iter=4))
@@ -203,20 +211,13 @@ def test_after_a_divergence_a_lower_lr_resumes_from_the_last_sane_checkpoint(tin
                                                                              monkeypatch):
     # The Troubleshooting row, followed: weights blow up at iteration 3, the loss is NaN at 4;
     # the checkpoint of iteration 3 is not kept, and --resume optimizer.lr=... continues from 2 at it.
-    from detectron2.modeling.meta_arch.semantic_seg import SemSegFPNHead
-    from detectron2.utils.events import get_event_storage
-
-    losses = SemSegFPNHead.losses
-
-    def exploding(head, logits, targets):
-        result = losses(head, logits, targets)
-        if get_event_storage().iter == 3:
+    def exploding(head, losses, iteration):
+        if iteration == 3:
             head.predictor.weight.data.mul_(1e8)
-        if get_event_storage().iter == 4:
-            result["loss_sem_seg"] = result["loss_sem_seg"] * float("nan")
-        return result
+        if iteration == 4:
+            losses["loss_sem_seg"] = losses["loss_sem_seg"] * float("nan")
 
-    monkeypatch.setattr(SemSegFPNHead, "losses", exploding)
+    _patch_head_losses(monkeypatch, exploding)
     out = str(tmp_path)
     with pytest.raises(FloatingPointError):
         train_net.main(_args(tiny_synthetic, out, "train.checkpointer.period=1", max_iter=6))
