@@ -82,10 +82,10 @@ def plot_metrics(
     rows = math.ceil(len(keys) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
     for ax, key in zip(axes.flat, keys):
-        for name, s in zip(names, series):
-            if key in s:
+        for i, (name, s) in enumerate(zip(names, series)):
+            if key in s:  # a run keeps its colour in every panel, also where it is the only one
                 x, y = zip(*s[key])
-                ax.plot(x, y, marker="o" if len(x) < 10 else None, label=name)
+                ax.plot(x, y, marker="o" if len(x) < 10 else None, label=name, color=f"C{i}")
         ax.set_title(key)
         ax.set_xlabel("iteration")
         ax.grid(alpha=0.3)

@@ -36,6 +36,15 @@ def test_plots_every_loss_term_and_the_logged_metrics(tmp_path):
     image = np.asarray(Image.open(out))
     assert image.shape == (2 * 3 * 80, 4 * 4 * 80, 4)  # 2 rows of 4 panels, 4x3 inches at 80 dpi
 
+    def has(panel, rgb):  # a pixel of that colour in panel (row, column)
+        row, col = panel
+        pixels = image[row * 240:(row + 1) * 240, col * 320:(col + 1) * 320, :3].astype(int)
+        return bool((np.abs(pixels - rgb).sum(axis=-1) < 30).any())
+
+    blue, orange = (31, 119, 180), (255, 127, 14)  # matplotlib's C0 and C1: baseline and SR
+    assert has((0, 0), blue) and has((0, 0), orange)  # total_loss: both runs
+    assert has((0, 2), orange) and not has((0, 2), blue)  # loss_sr_f: SR alone keeps its colour
+
 
 def test_missing_or_malformed_metrics_are_named(tmp_path):
     with pytest.raises(SystemExit, match="nope"):
