@@ -357,12 +357,12 @@ class SelfRegulation(nn.Module):
         zero = final_seg.new_zeros(())
         losses = {"loss_sr_f": zero, "loss_sr_l": zero}
         if scale > 0 and self.sr_f_weight > 0:
-            teacher = self._sr_f_teacher(exit_seg)
             students = exit_seg[self.sr_f_teachers[-1] + 1 :] + [final_seg]
             mass = _class_mass(shares) if self.sr_f_class_balanced else None
             if self.sr_f_target == "labels":
                 terms = [sem_seg_ce_loss(s, shares, self.sr_f_class_balanced, mass) for s in students]
             else:
+                teacher = self._sr_f_teacher(exit_seg)
                 terms = [sr_f_loss(s, teacher, self.sr_f_mode, self.sr_f_tau, self.sr_f_gate, shares,
                                    self.sr_f_min_confidence, self.sr_f_class_balanced, mass)
                          for s in students]
@@ -424,8 +424,8 @@ def _check_settings(input_shape, *, num_classes, loss_stride, label_sampling, sr
                         "sr_f_class_balanced=False")
     if isinstance(warmup, (int, float)) and warmup >= 1:
         problems.append(f"warmup={warmup!r} is a fraction of max_iter: at 1 or more SR never switches on")
-    numbers = [v for v in (warmup, ramp) if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    if len(numbers) == 2 and warmup < 1 and warmup + ramp > 1:
+    if (all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (warmup, ramp))
+            and warmup < 1 and warmup + ramp > 1):
         problems.append(f"warmup={warmup!r} + ramp={ramp!r} is more than the schedule: SR would never "
                         f"reach full weight; shorten one so that they add up to at most 1")
     if isinstance(switch_on_accuracy, (int, float)) and switch_on_accuracy >= 1:
