@@ -1,7 +1,8 @@
 """
-The training losses of the CamVid SR config on one fixed batch, as recorded at commit 369132c (and
-for the variants added since, when they were added): a change of the code that moves them changes
-what the stored studies measured, so it must be deliberate and rerun them.
+The training losses of SR models on one fixed batch, as recorded at commit 369132c for the CamVid
+FPN config (and for the variants added since, when they were added), at 6a2a1e2 for the other
+heads: a change of the code that moves them changes what the stored studies measured, so it must
+be deliberate and rerun them.
 """
 import os
 
@@ -9,12 +10,14 @@ import pytest
 import torch
 
 from detectron2.config import instantiate
+from detectron2.structures import BitMasks, Boxes, Instances
 from detectron2.utils.events import EventStorage
 
 from sr_d2.config import load_lazy_config
 from sr_d2.tools.ablate import VARIANTS
 
-CONFIG = os.path.join(os.path.dirname(__file__), "..", "..", "configs", "camvid", "sr_sem_seg_fpn_R18.py")
+REPO = os.path.join(os.path.dirname(__file__), "..", "..")
+CONFIG = os.path.join(REPO, "configs", "camvid", "sr_sem_seg_fpn_R18.py")
 SHARED = {"loss_exit_cls": 1.33393, "loss_exit_seg": 16.055645, "loss_sem_seg": 11.922135}
 RECORDED = {
     "sr-d2": {**SHARED, "loss_sr_f": 3.212175, "loss_sr_l": 4.125774},
@@ -27,15 +30,77 @@ RECORDED = {
 }
 
 
-@pytest.mark.parametrize("variant", sorted(RECORDED))
-def test_losses_on_a_fixed_batch_are_the_recorded_ones(variant):
+# The SR config of each other head and its semantic classes.
+MODELS = {
+    "deeplabv3plus": (os.path.join(REPO, "projects", "SR-DeepLab", "configs",
+                                   "sr_deeplabv3plus_R18_camvid.py"), 11),
+    "ocr": (os.path.join(REPO, "projects", "SR-OCR", "configs", "sr_ocr_R18_camvid.py"), 11),
+    "panoptic_fpn": (os.path.join(REPO, "configs", "synthetic", "sr_panoptic_fpn_R18.py"), 4),
+    "panoptic_deeplab": (os.path.join(REPO, "projects", "SR-PanopticDeepLab", "configs",
+                                      "sr_panoptic_deeplab_R18_synthetic.py"), 6),
+}
+RECORDED_MODELS = {
+    "deeplabv3plus": {"loss_exit_cls": 0.916694, "loss_exit_seg": 15.903264, "loss_sem_seg": 2.397829,
+                      "loss_sr_f": 1.506532, "loss_sr_l": 3.883861},
+    "ocr": {"loss_exit_cls": 0.909454, "loss_exit_seg": 15.461181, "loss_sem_seg": 2.397815,
+            "loss_sem_seg_aux": 0.959151, "loss_sr_f": 1.48255, "loss_sr_l": 3.798153},
+    "panoptic_deeplab": {"loss_center": 133.131882, "loss_exit_cls": 0.939427, "loss_exit_seg": 17.688576,
+                         "loss_offset": 0.015997, "loss_sem_seg": 5.014843, "loss_sr_f": 3.560632,
+                         "loss_sr_l": 4.285489},
+    "panoptic_fpn": {"loss_box_reg": 0.001139, "loss_cls": 1.08313, "loss_exit_cls": 0.848907,
+                     "loss_exit_seg": 8.411793, "loss_mask": 0.697278, "loss_rpn_cls": 0.711905,
+                     "loss_rpn_loc": 0.008934, "loss_sem_seg": 7.418463, "loss_sr_f": 5.333389,
+                     "loss_sr_l": 2.10249},
+}
+
+
+def _batch(num_classes, g, panoptic=None):
+    """Two random 64x96 training inputs; ``panoptic``: "fpn" or "deeplab", its targets too."""
+    batch = []
+    for _ in range(2):
+        x = {"image": torch.rand(3, 64, 96, generator=g) * 255,
+             "sem_seg": torch.randint(0, num_classes, (64, 96), generator=g)}
+        if panoptic == "fpn":
+            masks = torch.zeros(2, 64, 96, dtype=torch.bool)
+            masks[0, 8:40, 10:50], masks[1, 30:60, 50:90] = True, True
+            x["instances"] = Instances((64, 96), gt_classes=torch.tensor([0, 2]), gt_masks=BitMasks(masks),
+                                       gt_boxes=Boxes(torch.tensor([[10.0, 8, 50, 40], [50, 30, 90, 60]])))
+        elif panoptic == "deeplab":
+            x.update(sem_seg_weights=1 + 2 * torch.rand(64, 96, generator=g),
+                     center=torch.rand(64, 96, generator=g), center_weights=torch.ones(64, 96),
+                     offset=torch.randn(2, 64, 96, generator=g), offset_weights=torch.ones(64, 96))
+        batch.append(x)
+    return batch
+
+
+def _losses(config, overrides, batch_of):
     torch.manual_seed(0)
-    cfg = load_lazy_config(CONFIG, ["model.self_regulation.warmup=0", *VARIANTS[variant]])
+    cfg = load_lazy_config(config, ["model.self_regulation.warmup=0", *overrides])
     model = instantiate(cfg.model).train()
     g = torch.Generator().manual_seed(1)
-    batch = [{"image": torch.rand(3, 64, 96, generator=g) * 255,
-              "sem_seg": torch.randint(0, 11, (64, 96), generator=g)} for _ in range(2)]
+    batch = batch_of(g)
+    torch.manual_seed(2)  # dropout, proposal sampling
     with EventStorage(0):
-        losses = model(batch)
+        return model(batch)
+
+
+def losses_of(name):
+    """The training losses of ``MODELS[name]`` on its fixed batch."""
+    config, num_classes = MODELS[name]
+    panoptic = name.split("_", 1)[1] if name.startswith("panoptic") else None
+    return _losses(config, [], lambda g: _batch(num_classes, g, panoptic))
+
+
+@pytest.mark.parametrize("variant", sorted(RECORDED))
+def test_losses_on_a_fixed_batch_are_the_recorded_ones(variant):
+    losses = _losses(CONFIG, VARIANTS[variant], lambda g: _batch(11, g))
     for key, value in RECORDED[variant].items():
+        assert losses[key].item() == pytest.approx(value, rel=1e-4, abs=1e-5), key
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_other_heads_losses_on_a_fixed_batch_are_the_recorded_ones(name):
+    losses = losses_of(name)
+    assert set(losses) == set(RECORDED_MODELS[name])
+    for key, value in RECORDED_MODELS[name].items():
         assert losses[key].item() == pytest.approx(value, rel=1e-4, abs=1e-5), key
