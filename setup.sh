@@ -157,7 +157,7 @@ fi
 step "check"
 "$PY" - <<'EOF'
 import detectron2, numpy, torch
-import sr_d2
+import sr_d2, sr_ocr, sr_panoptic_deeplab  # the projects install beside sr_d2
 from detectron2 import model_zoo
 model_zoo.get_config("common/models/panoptic_fpn.py")
 print(f"ok: torch {torch.__version__}, detectron2 {detectron2.__version__}, numpy {numpy.__version__}, "

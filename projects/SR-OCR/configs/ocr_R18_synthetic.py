@@ -1,7 +1,4 @@
 """Baseline: SemanticSegmentor with the OCR head on ResNet-18 stages, sr-d2's synthetic set."""
-import os
-import sys
-
 from detectron2.config import LazyCall as L
 from detectron2.modeling import ResNet, SemanticSegmentor
 from detectron2.modeling.backbone.resnet import BasicStem
@@ -12,8 +9,7 @@ from ....configs.common.models.self_regulation import self_regulation as _exits
 # sr-d2's synthetic data, optimizer and schedule (its FPN model is replaced below)
 from ....configs.synthetic.sem_seg_fpn_R18 import dataloader, lr_multiplier, optimizer, train
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the sr_ocr package
-from sr_ocr import OCRHead  # noqa: E402
+from sr_ocr import OCRHead
 
 model = L(SemanticSegmentor)(
     backbone=L(ResNet)(

@@ -1,7 +1,6 @@
 """The OCR head, and SR on it through SRSemanticSegmentor."""
 import math
 import os
-import sys
 
 import pytest
 import torch
@@ -14,10 +13,9 @@ from detectron2.utils.events import EventStorage
 from sr_d2.config import load_lazy_config
 from sr_d2.modeling import SRSemanticSegmentor
 from sr_d2.tools.export_plain import export_plain
+from sr_ocr import OCRHead, object_representations
 
 PROJECT = os.path.join(os.path.dirname(__file__), "..")
-sys.path.insert(0, PROJECT)
-from sr_ocr import OCRHead, object_representations  # noqa: E402
 
 CONFIGS = os.path.join(PROJECT, "configs")
 

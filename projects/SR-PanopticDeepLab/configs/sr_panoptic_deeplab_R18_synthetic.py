@@ -1,14 +1,9 @@
 """Self-Regulation on panoptic_deeplab_R18_synthetic.py: the same model, data and schedule."""
-import os
-import sys
-
 from detectron2.data import MetadataCatalog
+from sr_panoptic_deeplab import SRPanopticDeepLab
 
 from ....configs.common.models.self_regulation import self_regulation as _self_regulation
 from .panoptic_deeplab_R18_synthetic import dataloader, lr_multiplier, model, optimizer, train
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # sr_panoptic_deeplab
-from sr_panoptic_deeplab import SRPanopticDeepLab  # noqa: E402
 
 model._target_ = SRPanopticDeepLab
 model.self_regulation = _self_regulation

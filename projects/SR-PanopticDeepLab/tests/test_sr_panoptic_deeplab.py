@@ -1,6 +1,5 @@
 """SR on Panoptic-DeepLab's semantic branch: losses, eval output equal to the plain model's, yacs build."""
 import os
-import sys
 
 import torch
 
@@ -12,10 +11,9 @@ from detectron2.utils.events import EventStorage
 
 from sr_d2.config import load_lazy_config
 from sr_d2.tools.export_plain import export_plain
+from sr_panoptic_deeplab import SRPanopticDeepLab, panoptic_deeplab_config
 
 PROJECT = os.path.join(os.path.dirname(__file__), "..")
-sys.path.insert(0, PROJECT)
-from sr_panoptic_deeplab import SRPanopticDeepLab, panoptic_deeplab_config  # noqa: E402
 
 CONFIGS = os.path.join(PROJECT, "configs")
 
