@@ -2,7 +2,13 @@ import os
 import shutil
 import tempfile
 
+import cv2
 import pytest
+
+# The gloo tests fork this process: OpenCV's thread pool, once used here, leaves a lock held in a
+# forked child, whose next OpenCV call then hangs (seen in SRSemSegEvaluator's erode). Sequential
+# OpenCV has no pool.
+cv2.setNumThreads(0)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATASETS = os.path.join(REPO, "..", "shared", "datasets")
@@ -87,6 +93,12 @@ def gloo(tmp_path):
             w.start()
         for w in workers:
             w.join(timeout=timeout)
+        hung = [rank for rank, w in enumerate(workers) if w.is_alive()]
+        for w in workers:  # a hung worker would keep pytest from exiting
+            if w.is_alive():
+                w.kill()
+                w.join()
+        assert not hung, f"gloo workers {hung} did not finish in {timeout} s"
         assert [w.exitcode for w in workers] == [0] * world
         results = []
         for rank in range(world):
