@@ -14,6 +14,7 @@ import glob
 import logging
 import os
 import pickle
+from typing import Optional
 
 import torch
 
@@ -39,7 +40,9 @@ import sr_d2  # noqa: F401  (registers sr-d2's datasets and models)
 from sr_d2.checkpoint import EvalCheckpointer, NamesUnreadableFiles
 from sr_d2.config import load_lazy_config
 from sr_d2.data import check_pair_headers
+from sr_d2.engine import SRSchedule
 from sr_d2.evaluation import failure_table, sem_seg_table
+from sr_d2.modeling import SelfRegulation
 
 logger = logging.getLogger("sr_d2")
 
@@ -174,6 +177,16 @@ def apply_config_hyperparameters(optimizer: torch.optim.Optimizer, config_groups
                        ", ".join(sorted(changed)))
 
 
+def sr_schedule(cfg, model) -> Optional[SRSchedule]:
+    """The config's ``sr_schedule`` hook; None (and a warning if the model has SR) when it has none."""
+    if "sr_schedule" in cfg:
+        return instantiate(cfg.sr_schedule)
+    if any(isinstance(m, SelfRegulation) for m in model.modules()):
+        logger.warning("The model has SelfRegulation but the config no sr_schedule: SR-F and SR-L weigh "
+                       "in fully from the first iteration, with no warm-up")
+    return None
+
+
 def do_train(args, cfg) -> dict:
     """
     Train ``cfg.model`` for ``cfg.train.max_iter`` iterations, evaluating every
@@ -214,6 +227,7 @@ def do_train(args, cfg) -> dict:
         [
             hooks.IterationTimer(),
             hooks.LRScheduler(scheduler=instantiate(cfg.lr_multiplier)),
+            sr_schedule(cfg, model),
             hooks.PeriodicCheckpointer(checkpointer, **cfg.train.checkpointer) if main_process else None,
             hooks.EvalHook(cfg.train.eval_period, evaluate),
             hooks.PeriodicWriter(

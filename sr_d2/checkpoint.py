@@ -27,12 +27,12 @@ class EvalCheckpointer(NamesUnreadableFiles, DetectionCheckpointer):
     """
     Loads weights to evaluate or deploy: a weight of the model that the checkpoint lacks or holds
     with another shape (e.g. a head for another class count) is an error, not a warning over an
-    untrained layer. The training-only exits (``self_regulation.``) may be missing.
+    untrained layer. The training-only exits (``...self_regulation.``) may be missing.
     """
 
     def _load_model(self, checkpoint):
         incompatible = super()._load_model(checkpoint)
-        missing = [k for k in incompatible.missing_keys if not k.startswith("self_regulation.")]
+        missing = [k for k in incompatible.missing_keys if ".self_regulation." not in f".{k}"]
         problems = [f"{k}: {tuple(ckpt)} in the checkpoint, {tuple(model)} in the model"
                     for k, ckpt, model in incompatible.incorrect_shapes]
         problems += [f"{k}: missing from the checkpoint" for k in missing]

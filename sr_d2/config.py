@@ -7,6 +7,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from detectron2.config import CfgNode, LazyConfig
 
+from .engine.hooks import SR_SCHEDULE
 from .modeling.self_regulation import SR_PRESETS
 
 __all__ = ["add_sr_config", "load_lazy_config"]
@@ -14,16 +15,14 @@ __all__ = ["add_sr_config", "load_lazy_config"]
 
 def add_sr_config(cfg: CfgNode) -> None:
     """
-    Add ``MODEL.SR`` (read by SRSemanticSegmentor / SelfRegulation) to a yacs config, with
-    sr-d2's defaults: ``IN_FEATURES`` names the features that get an exit, and each other key is
-    an argument of :class:`SelfRegulation` in upper case.
+    Add ``MODEL.SR`` (read by the SR meta-architectures, SelfRegulation and SRSchedule) to a
+    yacs config, with sr-d2's defaults: ``IN_FEATURES`` names the backbone features that get an
+    exit, and each other key is an argument of :class:`SelfRegulation` or :class:`SRSchedule`
+    in upper case.
     """
     cfg.MODEL.SR = CfgNode()
     cfg.MODEL.SR.IN_FEATURES = ["res2", "res3", "res4", "res5"]
-    cfg.MODEL.SR.WARMUP = 0.25  # fractions of SOLVER.MAX_ITER
-    cfg.MODEL.SR.RAMP = 0.0
-    cfg.MODEL.SR.SWITCH_ON_ACCURACY = 0.0
-    for key, value in SR_PRESETS["sr-d2"].items():
+    for key, value in {**SR_PRESETS["sr-d2"], **SR_SCHEDULE}.items():
         cfg.MODEL.SR[key.upper()] = list(value) if isinstance(value, tuple) else value
 
 

@@ -52,7 +52,7 @@ def test_every_tool_refuses_weights_of_another_class_count(three_class_weights, 
     for tool, argv in _tool_runs(three_class_weights, str(tmp_path)).items():
         message = _refusal(tool, argv, capsys)
         assert "does not fit the config's model" in message, tool.__module__
-        assert "sem_seg_head.predictor.weight: (3, 128, 1, 1) in the checkpoint, (6, 128, 1, 1)" in message
+        assert "head.predictor.weight: (3, 128, 1, 1) in the checkpoint, (6, 128, 1, 1)" in message
     assert sorted(os.listdir(tmp_path)) == ["x.png"]  # nothing written
 
 

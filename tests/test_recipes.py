@@ -125,4 +125,5 @@ def test_one_switch_sets_every_norm(switch, norm):
     for name, kind in norms.items():
         in_frozen_part = name.startswith(("backbone.bottom_up.stem.", "backbone.bottom_up.res2."))
         assert kind == (frozen if in_frozen_part else norm), name
-    assert any(n.startswith("self_regulation.") for n in norms) and any(n.startswith("sem_seg_head.") for n in norms)
+    assert any(n.startswith("sem_seg_head.self_regulation.") for n in norms)
+    assert any(n.startswith("sem_seg_head.base_head.") for n in norms)

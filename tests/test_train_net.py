@@ -116,7 +116,7 @@ def test_bad_override_fails_before_writing_anything(tiny_synthetic, tmp_path):
 def test_sr_training_logs_every_loss_and_its_warmup_follows_the_schedule_across_resume(tiny_synthetic,
                                                                                          tmp_path):
     out = str(tmp_path)
-    warmup = "model.self_regulation.warmup=0.6"  # of max_iter: 2 of 3 iterations, then 3 of 5
+    warmup = "sr_schedule.warmup=0.6"  # of max_iter: 2 of 3 iterations, then 3 of 5
     results = train_net.main(_args(tiny_synthetic, out, warmup, max_iter=3, config=SR_CONFIG))
     evaluations = [m for m in _metrics(out) if "sem_seg/mIoU" in m]
     assert evaluations[-1]["sem_seg/mIoU"] == pytest.approx(results["sem_seg"]["mIoU"])

@@ -1,3 +1,4 @@
+from .backbone import StagesFPN, build_resnet_stages_fpn_backbone
 from .exit_head import ExitHead
 from .losses import (
     SR_F_GATES,
@@ -9,10 +10,5 @@ from .losses import (
     sr_l_loss,
 )
 from .meta_arch import SelfRegulated, SRPanopticFPN, SRSemanticSegmentor, exit_inference
-from .self_regulation import (
-    SR_PRESETS,
-    SelfRegulation,
-    exit_feature_shapes,
-    feature_shapes,
-    tapped_features,
-)
+from .self_regulated_head import SelfRegulatedHead, image_labels_of
+from .self_regulation import SR_PRESETS, SelfRegulation, exit_feature_shapes

@@ -12,8 +12,7 @@ composed in one module that any segmentation meta-architecture calls in training
   SR-L: S_0 (final) teaches S_1..S_K                 (context given to the shallow layers)
 """
 import math
-from contextlib import contextmanager
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
 from torch import nn
@@ -23,7 +22,6 @@ from detectron2.config import configurable
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import Backbone
 from detectron2.utils import comm
-from detectron2.utils.events import EventStorage, get_event_storage
 
 from .exit_head import ExitHead, ImageClassifier
 from .losses import (
@@ -36,10 +34,10 @@ from .losses import (
     sr_l_loss,
 )
 
-__all__ = ["SR_PRESETS", "SelfRegulation", "exit_feature_shapes", "feature_shapes", "tapped_features"]
+__all__ = ["SR_PRESETS", "SelfRegulation", "exit_feature_shapes"]
 
-# Settings of SelfRegulation besides the feature shapes, label ids and the schedule (warm-up).
-# Weights are relative to the model's own head loss (SelfRegulated multiplies them by the head's
+# Settings of SelfRegulation besides the feature shapes and label ids.
+# Weights are relative to the model's own head loss (SelfRegulatedHead multiplies them by the head's
 # loss_weight, 1.0 in detectron2's SemanticSegmentor, 0.5 in its Panoptic-FPN); the official code
 # weighs its final CE 0.8, so its weights (0.8 seg, 0.2 cls, 1.0 SR-L, 1.0 SR-F) appear here
 # divided by 0.8: the same ratios.
@@ -61,7 +59,7 @@ _OFFICIAL_LOSSES = dict(
 SR_PRESETS = {
     # sr-d2's defaults: the official losses on cheaper exits, losses at stride 4 over the labels'
     # class shares, SR-F only where its teacher is right, each class weighing the same in it
-    # (README, "CamVid seed study" and "Choosing the defaults").
+    # (docs/studies.md, "CamVid seed study" and "Choosing the defaults").
     "sr-d2": dict(
         conv_dims=64, conv_kernels=(1, 3), norm="BN", loss_stride=4, label_sampling="area",
         **{**_OFFICIAL_LOSSES, "sr_f_gate": "teacher_right", "sr_f_class_balanced": True},
@@ -74,58 +72,14 @@ SR_PRESETS = {
 }
 
 
-def _event_storage() -> Optional[EventStorage]:
-    """detectron2's current EventStorage, None outside a trainer (also under ``python -O``)."""
-    try:
-        return get_event_storage()
-    except (AssertionError, IndexError):
-        return None
-
-
-def _feature_networks(backbone: Backbone) -> List[nn.Module]:
-    """The networks whose named outputs exits can use: ``backbone.bottom_up`` (the ResNet under
-    detectron2's FPN) when it has one, then ``backbone``."""
-    bottom_up = getattr(backbone, "bottom_up", None)
-    return [backbone] if bottom_up is None else [bottom_up, backbone]
-
-
-def feature_shapes(backbone: Backbone) -> Dict[str, ShapeSpec]:
-    """
-    Shapes of the features an exit can sit on: the backbone's outputs ("p2".."p6" of an FPN,
-    "res2".."res5" of a plain ResNet) and those of its ``bottom_up`` (the ResNet stages under an
-    FPN). For another backbone, put the exits on its own outputs.
-    """
-    shapes: Dict[str, ShapeSpec] = {}
-    for network in _feature_networks(backbone):
-        shapes.update(network.output_shape())
-    return shapes
-
-
 def exit_feature_shapes(backbone: Backbone, names: Sequence[str]) -> Dict[str, ShapeSpec]:
-    """Shapes of the features ``names`` (see :func:`feature_shapes`); KeyError naming any missing."""
-    shapes = feature_shapes(backbone)
+    """Shapes of the backbone's outputs ``names``; KeyError naming any it does not return."""
+    shapes = backbone.output_shape()
     missing = [n for n in names if n not in shapes]
     if missing:
-        raise KeyError(f"exit features {missing} are not among the backbone's features {sorted(shapes)}")
+        raise KeyError(f"exit features {missing} are not among the backbone's features {sorted(shapes)}"
+                       " (for the stages under an FPN, build it as sr_d2.modeling.StagesFPN)")
     return {n: shapes[n] for n in names}
-
-
-@contextmanager
-def tapped_features(backbone: Backbone) -> Iterator[Dict[str, torch.Tensor]]:
-    """
-    Within the context, every forward of ``backbone`` stores the features of
-    :func:`feature_shapes` ((N, C_f, H / stride_f, W / stride_f) each) in the yielded dict.
-    """
-    tapped: Dict[str, torch.Tensor] = {}
-    handles = [
-        network.register_forward_hook(lambda module, inputs, outputs: tapped.update(outputs))
-        for network in _feature_networks(backbone)
-    ]
-    try:
-        yield tapped
-    finally:
-        for handle in handles:
-            handle.remove()
 
 
 class SelfRegulation(nn.Module):
@@ -133,12 +87,9 @@ class SelfRegulation(nn.Module):
     Owns the exits and computes the MEA, SR-F and SR-L losses from backbone features, the model's
     final segmentation logits and the label maps. Training only: a model in eval mode never calls it.
 
-    SR-F and SR-L are off until the *switch-on* iteration (warm-up): the teachers must learn
-    first, or their students copy an untrained teacher and the rare classes collapse (README).
-    The switch-on is ``warmup * max_iter``, or with ``switch_on_accuracy`` the first iteration
-    after that at which the teacher's running pixel accuracy on the training batches reaches it.
-    The scale on SR ("sr_scale") and that accuracy ("sr_teacher_accuracy") go to detectron2's
-    EventStorage; the switch-on iteration is a buffer, so it survives a resume.
+    SR-F and SR-L are multiplied by ``scale`` (1 unless set): :class:`sr_d2.engine.SRSchedule`
+    sets it each step (0 during the warm-up). The module keeps the teacher's running pixel
+    accuracy on the training batches (``teacher_accuracy``), which the schedule may wait for.
     """
 
     @configurable
@@ -166,10 +117,6 @@ class SelfRegulation(nn.Module):
         sr_l_weight: float,
         sr_l_mode: str,
         sr_l_tau: float,
-        max_iter: int,
-        warmup: float,
-        ramp: float = 0.0,
-        switch_on_accuracy: float = 0.0,
     ):
         """
         Args:
@@ -193,20 +140,13 @@ class SelfRegulation(nn.Module):
                 label shares (:func:`sem_seg_ce_loss`, balanced as ``sr_f_class_balanced``
                 says; mode, tau, gate and min_confidence do not apply).
             sr_l_weight, sr_l_mode, sr_l_tau: SR-L, see :func:`sr_l_loss`.
-            max_iter: length of the training schedule, in iterations.
-            warmup: SR-F and SR-L weigh 0 for this fraction of ``max_iter`` (sr-d2's configs:
-                0.25), then rise linearly to full weight over ``ramp * max_iter`` iterations.
-            switch_on_accuracy: if > 0, SR switches on only once the teacher's running pixel
-                accuracy (labelled pixels, exponential average over training batches) reaches
-                this, and not before the warm-up.
         """
         super().__init__()
         _check_settings(
             input_shape, num_classes=num_classes, loss_stride=loss_stride, label_sampling=label_sampling,
             sr_f_mode=sr_f_mode, sr_f_gate=sr_f_gate, sr_f_target=sr_f_target,
             sr_f_class_balanced=sr_f_class_balanced,
-            sr_l_mode=sr_l_mode, max_iter=max_iter, warmup=warmup, ramp=ramp,
-            switch_on_accuracy=switch_on_accuracy,
+            sr_l_mode=sr_l_mode,
             weights=dict(exit_seg_weight=exit_seg_weight, exit_cls_weight=exit_cls_weight,
                          sr_f_weight=sr_f_weight, sr_l_weight=sr_l_weight, sr_f_tau=sr_f_tau,
                          sr_l_tau=sr_l_tau, sr_f_min_confidence=sr_f_min_confidence),
@@ -239,11 +179,8 @@ class SelfRegulation(nn.Module):
         self.sr_f_min_confidence = sr_f_min_confidence
         self.sr_f_class_balanced = sr_f_class_balanced
         self.sr_l_weight, self.sr_l_mode, self.sr_l_tau = sr_l_weight, sr_l_mode, sr_l_tau
-        self.warmup_iters = int(round(warmup * max_iter))
-        self.ramp_iters = int(round(ramp * max_iter))
-        self.switch_on_accuracy = switch_on_accuracy
-        # Iteration at which SR switched on (-1: not yet), and the teacher's running accuracy.
-        self.register_buffer("switched_on_at", torch.tensor(-1, dtype=torch.long))
+        self.scale = 1.0  # on SR-F and SR-L; set by SRSchedule
+        # the teacher's running pixel accuracy (labelled pixels, exponential average)
         self.register_buffer("teacher_accuracy", torch.tensor(0.0))
 
     @classmethod
@@ -253,45 +190,14 @@ class SelfRegulation(nn.Module):
             "input_shape": input_shape,
             "num_classes": cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES,
             "ignore_value": cfg.MODEL.SEM_SEG_HEAD.IGNORE_VALUE,
-            "max_iter": cfg.SOLVER.MAX_ITER,
-            "warmup": sr.WARMUP,
-            "ramp": sr.RAMP,
-            "switch_on_accuracy": sr.SWITCH_ON_ACCURACY,
             **{key: sr[key.upper()] for key in SR_PRESETS["sr-d2"]},
         }
 
-    def sr_scale(self, iteration: Optional[int]) -> float:
-        """Factor in [0, 1] on SR-F and SR-L at ``iteration`` (warm-up, then linear ramp)."""
-        if self.switch_on_accuracy > 0:
-            start = int(self.switched_on_at)
-            if start < 0:
-                return 0.0
-        elif self.warmup_iters == 0 and self.ramp_iters == 0:
-            return 1.0
-        else:
-            start = self.warmup_iters
-        if iteration is None:
-            raise ValueError("SelfRegulation with a warm-up needs the iteration: pass iteration= or "
-                             "call it inside detectron2's EventStorage (its trainers do)")
-        if iteration < start:
-            return 0.0
-        if self.ramp_iters == 0:
-            return 1.0
-        return min(1.0, (iteration - start + 1) / self.ramp_iters)
-
     @torch.no_grad()
-    def _track_teacher(self, teacher: torch.Tensor, shares: torch.Tensor, iteration: Optional[int]):
-        """Update the teacher's running accuracy and, past the warm-up, the adaptive switch-on."""
-        hits = torch.stack([shares.gather(1, teacher.argmax(dim=1, keepdim=True)).sum(), shares.sum()])
-        if self.switch_on_accuracy > 0 and comm.get_world_size() > 1:
-            # the switch must happen at one iteration on every rank; otherwise the logged accuracy
-            # is this rank's, and no step waits on a collective for it
-            torch.distributed.all_reduce(hits)
-        accuracy = hits[0] / hits[1].clamp(min=1e-6)
-        self.teacher_accuracy.mul_(0.9).add_(0.1 * accuracy)
-        if (self.switch_on_accuracy > 0 and self.switched_on_at < 0 and iteration is not None
-                and iteration >= self.warmup_iters and self.teacher_accuracy >= self.switch_on_accuracy):
-            self.switched_on_at.fill_(iteration)
+    def _track_teacher(self, teacher: torch.Tensor, shares: torch.Tensor) -> None:
+        """Update the teacher's running accuracy with (N, C, h, w) logits and label shares."""
+        hits = shares.gather(1, teacher.argmax(dim=1, keepdim=True)).sum()
+        self.teacher_accuracy.mul_(0.9).add_(0.1 * hits / shares.sum().clamp(min=1e-6))
 
     def forward(
         self,
@@ -299,7 +205,6 @@ class SelfRegulation(nn.Module):
         final_logits: torch.Tensor,
         targets: torch.Tensor,
         image_labels: Optional[torch.Tensor] = None,
-        iteration: Optional[int] = None,
     ) -> Dict[str, torch.Tensor]:
         """
         Args:
@@ -307,16 +212,12 @@ class SelfRegulation(nn.Module):
             final_logits: (N, C, h0, w0) the model's own segmentation logits S_0 (any stride).
             targets: (N, H, W) int64 label maps at input size, ``ignore_value`` for void.
             image_labels: (N, C) multi-hot image-level labels; from ``targets`` when None.
-            iteration: training iteration for the warm-up; from detectron2's EventStorage when None.
         Returns:
             dict of scalar losses: "loss_exit_seg", "loss_exit_cls", "loss_sr_f", "loss_sr_l".
         """
         if final_logits.shape[1] != self.num_classes:
             raise ValueError(f"SelfRegulation: the final logits have {final_logits.shape[1]} classes, "
                              f"its num_classes is {self.num_classes}")
-        storage = _event_storage()
-        if iteration is None and storage is not None:
-            iteration = storage.iter
         if image_labels is None:
             image_labels = image_labels_from_mask(targets, self.num_classes, self.ignore_value)
         shares = label_shares(targets, self.num_classes, self.ignore_value, self.loss_stride,
@@ -333,12 +234,8 @@ class SelfRegulation(nn.Module):
             * sum(image_cls_loss(c, image_labels) for c in exit_cls + [final_cls]),
         }
         if self.training:
-            self._track_teacher(self._sr_f_teacher(exit_seg), shares, iteration)
-        scale = self.sr_scale(iteration)
-        if storage is not None:
-            storage.put_scalars(sr_scale=scale, sr_teacher_accuracy=float(self.teacher_accuracy),
-                                smoothing_hint=False)
-        losses.update(self._sr_losses(scale, exit_seg, exit_cls, final_seg, final_cls, shares))
+            self._track_teacher(self._sr_f_teacher(exit_seg), shares)
+        losses.update(self._sr_losses(self.scale, exit_seg, exit_cls, final_seg, final_cls, shares))
         return losses
 
     def _sr_f_teacher(self, exit_seg: List[torch.Tensor]) -> torch.Tensor:
@@ -396,17 +293,15 @@ def _resized(logits: torch.Tensor, size) -> torch.Tensor:
 
 
 def _check_settings(input_shape, *, num_classes, loss_stride, label_sampling, sr_f_mode, sr_f_gate,
-                    sr_f_target, sr_f_class_balanced, sr_l_mode, max_iter, warmup, ramp, switch_on_accuracy,
-                    weights) -> None:
+                    sr_f_target, sr_f_class_balanced, sr_l_mode, weights) -> None:
     """Raise ValueError naming the first SelfRegulation setting that cannot work."""
     problems = []
     if len(input_shape) < 2:
         problems.append(f"needs at least two exit features, got {list(input_shape)}")
-    for name, value in {**weights, "warmup": warmup, "ramp": ramp,
-                        "switch_on_accuracy": switch_on_accuracy}.items():
+    for name, value in weights.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             problems.append(f"{name} must be a number >= 0, got {value!r}")
-    for name, value in {"num_classes": num_classes, "loss_stride": loss_stride, "max_iter": max_iter}.items():
+    for name, value in {"num_classes": num_classes, "loss_stride": loss_stride}.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             problems.append(f"{name} must be an integer >= 1, got {value!r}")
     choices = {"label_sampling": (label_sampling, ("area", "nearest")),
@@ -422,13 +317,5 @@ def _check_settings(input_shape, *, num_classes, loss_stride, label_sampling, sr
         problems.append("sr_f_class_balanced=True (sr-d2's default) needs an sr_f_gate other than "
                         "'none' (it balances the labels' classes): with sr_f_gate='none' set "
                         "sr_f_class_balanced=False")
-    if isinstance(warmup, (int, float)) and warmup >= 1:
-        problems.append(f"warmup={warmup!r} is a fraction of max_iter: at 1 or more SR never switches on")
-    if (all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (warmup, ramp))
-            and warmup < 1 and warmup + ramp > 1):
-        problems.append(f"warmup={warmup!r} + ramp={ramp!r} is more than the schedule: SR would never "
-                        f"reach full weight; shorten one so that they add up to at most 1")
-    if isinstance(switch_on_accuracy, (int, float)) and switch_on_accuracy >= 1:
-        problems.append(f"switch_on_accuracy={switch_on_accuracy!r}: an accuracy below 1 is needed")
     if problems:
         raise ValueError("SelfRegulation: " + "; ".join(problems))

@@ -57,7 +57,7 @@ VARIANTS: Dict[str, List[str]] = {
     "plain-ce": [f"{SR}sr_f_teacher=res3", f"{SR}sr_f_target=labels",
                  f"{SR}sr_f_class_balanced=False"],
     "sr-l-off": [f"{SR}sr_l_weight=0"],
-    "adaptive": [f"{SR}warmup=0.1", f"{SR}switch_on_accuracy=0.85"],
+    "adaptive": ["sr_schedule.warmup=0.1", "sr_schedule.switch_on_accuracy=0.85"],
 }
 
 # metric key in detectron2's results -> column title; a table shows the columns its runs have

@@ -72,7 +72,6 @@ def benchmark(
         cfg = copy.deepcopy(sr_model)
         for key, value in SR_PRESETS[preset].items():
             cfg.self_regulation[key] = list(value) if isinstance(value, tuple) else value
-        cfg.self_regulation.warmup = 0.0  # measure SR switched on
         variants[f"SR {preset}"] = cfg
         if mea_only:
             variants[f"SR {preset} MEA only"] = mea = copy.deepcopy(cfg)

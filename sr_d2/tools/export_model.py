@@ -88,7 +88,7 @@ def export_model(config_file: str, weights: str, images: Sequence[str], output: 
     if not isinstance(model, SemanticSegmentor):
         raise ValueError(f"{type(model).__name__}: only semantic-segmentation models export here")
     if isinstance(model, SelfRegulated):
-        del model.self_regulation  # training only: the deployed model is the base model
+        model.sem_seg_head = model.sem_seg_head.base_head  # SR is training only: deploy the base model
     inputs = prepared_images(cfg, images)
     sizes = {tuple(x.shape[-2:]) for x in inputs}
     if len(sizes) > 1:

@@ -1,7 +1,7 @@
 """
 Write a checkpoint of the base model from an SR checkpoint: the exits (``self_regulation.*``) are
-dropped, so that the plain config (SemanticSegmentor, PanopticFPN) loads it with no missing or
-unexpected keys.
+dropped and the wrapped head's weights go back to ``sem_seg_head.*``, so that the plain config
+(SemanticSegmentor, PanopticFPN) loads it with no missing or unexpected keys.
 
     python -m sr_d2.tools.export_plain output/<run>/model_final.pth plain.pth
 """
@@ -12,14 +12,20 @@ from typing import Dict, Optional, Sequence
 
 import torch
 
+from sr_d2.modeling.meta_arch.self_regulated import upgrade_state_dict
+
 __all__ = ["export_plain", "strip_self_regulation"]
 
-SR_PREFIX = "self_regulation."
+SR_PREFIX, HEAD_PREFIX = "sem_seg_head.self_regulation.", "sem_seg_head.base_head."
 
 
 def strip_self_regulation(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-    """The entries of a model's state dict that are not the SR exits'."""
-    return {k: v for k, v in state_dict.items() if not k.startswith(SR_PREFIX)}
+    """The base model's state dict in an SR model's (of any sr-d2 version): SR's entries dropped,
+    the wrapped head's under "sem_seg_head." again."""
+    state_dict = dict(state_dict)
+    upgrade_state_dict(state_dict, "")
+    return {("sem_seg_head." + k[len(HEAD_PREFIX):] if k.startswith(HEAD_PREFIX) else k): v
+            for k, v in state_dict.items() if not k.startswith(SR_PREFIX)}
 
 
 def export_plain(src: str, dst: str, overwrite: bool = False) -> int:
@@ -38,7 +44,7 @@ def export_plain(src: str, dst: str, overwrite: bool = False) -> int:
     plain = strip_self_regulation(weights)
     dropped = len(weights) - len(plain)
     if dropped == 0:
-        raise ValueError(f"{src!r} holds no '{SR_PREFIX}*' weights: it is not an SR model's checkpoint")
+        raise ValueError(f"{src!r} holds no Self-Regulation weights: it is not an SR model's checkpoint")
     tmp = dst + ".tmp"
     torch.save({"model": plain}, tmp)
     os.replace(tmp, dst)

@@ -75,7 +75,7 @@ def _batch(num_classes, g, panoptic=None):
 
 def _losses(config, overrides, batch_of):
     torch.manual_seed(0)
-    cfg = load_lazy_config(config, ["model.self_regulation.warmup=0", *overrides])
+    cfg = load_lazy_config(config, overrides)
     model = instantiate(cfg.model).train()
     g = torch.Generator().manual_seed(1)
     batch = batch_of(g)

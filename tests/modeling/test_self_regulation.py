@@ -3,7 +3,6 @@ import torch
 import torch.nn.functional as F
 
 from detectron2.layers import ShapeSpec
-from detectron2.utils.events import EventStorage
 
 from sr_d2.modeling import (
     SR_PRESETS,
@@ -19,7 +18,7 @@ SHAPES = {"res3": ShapeSpec(channels=6, stride=8), "res2": ShapeSpec(channels=4,
 
 
 def _sr(**overrides):
-    settings = {**SR_PRESETS["sr-d2"], "norm": "", "max_iter": 40, "warmup": 0.0, **overrides}
+    settings = {**SR_PRESETS["sr-d2"], "norm": "", **overrides}
     return SelfRegulation(SHAPES, num_classes=C, ignore_value=IGNORE, **settings)
 
 
@@ -45,7 +44,7 @@ def _grads(loss, params):
 def test_sr_f_teaches_deeper_exits_and_final_not_the_shallow_teacher(mode):
     sr = _sr(sr_f_mode=mode)
     features, final_logits, targets = _inputs()
-    losses = sr(features, final_logits, targets, iteration=0)
+    losses = sr(features, final_logits, targets)
     teacher_exit = list(sr.exits["res2"].parameters())
     student_classifier = list(sr.exits["res3"].predictor.parameters())
     assert sum(_grads(losses["loss_sr_f"], teacher_exit)) == 0
@@ -57,7 +56,7 @@ def test_sr_f_teaches_deeper_exits_and_final_not_the_shallow_teacher(mode):
 def test_sr_l_teaches_exits_not_the_final_output(mode):
     sr = _sr(sr_l_mode=mode)
     features, final_logits, targets = _inputs()
-    losses = sr(features, final_logits, targets, iteration=0)
+    losses = sr(features, final_logits, targets)
     assert _grads(losses["loss_sr_l"], [final_logits])[0] == 0
     assert sum(_grads(losses["loss_sr_l"], list(sr.final_image_classifier.parameters()))) == 0
     for name in ("res2", "res3"):
@@ -69,80 +68,23 @@ def test_mea_losses_reach_every_exit_and_the_features():
     features, final_logits, targets = _inputs()
     for f in features.values():
         f.requires_grad_()
-    losses = sr(features, final_logits, targets, iteration=0)
+    losses = sr(features, final_logits, targets)
     for name, exit_head in sr.exits.items():
         assert all(g > 0 for g in _grads(losses["loss_exit_seg"], list(exit_head.predictor.parameters())))
         assert _grads(losses["loss_exit_seg"], [features[name]])[0] > 0
     assert all(g > 0 for g in _grads(losses["loss_exit_cls"], list(sr.final_image_classifier.parameters())))
 
 
-def test_warmup_then_linear_ramp_as_fractions_of_the_schedule():
-    sr = _sr(warmup=0.25, ramp=0.1)  # of 40 iterations: off before 10, full from 13
-    assert (sr.warmup_iters, sr.ramp_iters) == (10, 4)
-    assert [sr.sr_scale(i) for i in (0, 9, 10, 11, 13, 100)] == [0.0, 0.0, 0.25, 0.5, 1.0, 1.0]
-    features, final_logits, targets = _inputs()
-    before = sr(features, final_logits, targets, iteration=9)
-    after = sr(features, final_logits, targets, iteration=13)
-    assert before["loss_sr_f"].item() == 0 and before["loss_sr_l"].item() == 0
-    assert after["loss_sr_f"].item() > 0 and after["loss_sr_l"].item() > 0
-    assert before["loss_exit_seg"].item() == pytest.approx(after["loss_exit_seg"].item())
-
-
-def test_iteration_comes_from_detectron2_event_storage_which_logs_the_switch():
-    sr = _sr(warmup=0.125)  # 5 of 40
-    features, final_logits, targets = _inputs()
-    with EventStorage(start_iter=4) as storage:
-        assert sr(features, final_logits, targets)["loss_sr_f"].item() == 0
-        assert storage.latest()["sr_scale"] == (0.0, 4)
-    with EventStorage(start_iter=5) as storage:
-        assert sr(features, final_logits, targets)["loss_sr_f"].item() > 0
-        assert storage.latest()["sr_scale"] == (1.0, 5)
-        assert 0.0 <= storage.latest()["sr_teacher_accuracy"][0] <= 1.0
-    with pytest.raises(ValueError, match="iteration"):
-        sr(features, final_logits, targets)
-
-
-def test_adaptive_switch_on_when_the_teachers_running_accuracy_passes_the_threshold():
-    # A res2 exit that predicts its input feature (one-hot maps), right on 1/4 of the pixels for
-    # 6 steps, then on all of them.
-    shapes = {"res2": ShapeSpec(channels=C, stride=4), "res3": ShapeSpec(channels=6, stride=8)}
-    settings = {**SR_PRESETS["sr-d2"], "conv_kernels": (), "norm": "", "loss_stride": 1}
-    sr = SelfRegulation(shapes, num_classes=C, ignore_value=IGNORE, **settings, max_iter=40,
-                        warmup=0.1, switch_on_accuracy=0.6)
-    with torch.no_grad():
-        sr.exits["res2"].predictor.weight.copy_(torch.eye(C)[:, :, None, None] * 10)
-        sr.exits["res2"].predictor.bias.zero_()
-    g = torch.Generator().manual_seed(0)
-    targets = torch.randint(0, C, (2, 8, 8), generator=g)
-    final_logits, res3 = torch.randn(2, C, 8, 8, generator=g), torch.randn(2, 6, 4, 4, generator=g)
-    right = F.one_hot(targets, C).permute(0, 3, 1, 2).float()
-    poor = torch.cat([right[..., :2], F.one_hot((targets[..., 2:] + 1) % C, C).permute(0, 3, 1, 2)], -1)
-    scales, accuracy, expected_scales = [], 0.0, []
-    for iteration in range(16):
-        res2, right_share = (poor.float(), 0.25) if iteration < 6 else (right, 1.0)
-        with EventStorage(start_iter=iteration) as storage:
-            sr.train()({"res2": res2, "res3": res3}, final_logits, targets)
-            scales.append(storage.latest()["sr_scale"][0])
-        accuracy = 0.9 * accuracy + 0.1 * right_share
-        expected_scales.append(1.0 if accuracy >= 0.6 else 0.0)  # past the warm-up (4) here
-    assert sr.teacher_accuracy.item() == pytest.approx(accuracy, rel=1e-5)
-    assert scales == expected_scales == [0.0] * 13 + [1.0] * 3 and int(sr.switched_on_at) == 13
-    assert int(sr.state_dict()["switched_on_at"]) == 13  # in checkpoints: a resume keeps the switch
-    assert sr.sr_scale(30) == 1.0 and sr.sr_scale(12) == 0.0
-
-
 @pytest.mark.parametrize("setting,message", [
-    (dict(warmup=1.0), "warmup=1.0"),
     (dict(sr_f_weight="abc"), "sr_f_weight must be a number"),
     (dict(sr_f_gate="sometimes"), "sr_f_gate must be one of"),
-    (dict(max_iter=0), "max_iter must be an integer"),
-    (dict(ramp=-0.5), "ramp must be a number >= 0"),
+    (dict(loss_stride=0), "loss_stride must be an integer"),
+    (dict(sr_l_weight=-0.5), "sr_l_weight must be a number >= 0"),
     (dict(label_sampling="bicubic"), "label_sampling"),
     # the default balances SR-F's classes: ungating it alone names the setting to add
     (dict(sr_f_gate="none"), "needs an sr_f_gate other than 'none'.*set sr_f_class_balanced=False"),
     (dict(sr_f_class_balanced="yes"), "sr_f_class_balanced must be True or False"),
     (dict(sr_f_target="oracle"), "sr_f_target must be one of"),
-    (dict(warmup=0.5, ramp=0.6), r"warmup=0.5 \+ ramp=0.6 is more than the schedule"),
 ])
 def test_bad_settings_fail_at_build_naming_the_setting(setting, message):
     with pytest.raises(ValueError, match=message):
@@ -152,15 +94,15 @@ def test_bad_settings_fail_at_build_naming_the_setting(setting, message):
 def test_final_logits_of_another_class_count_are_refused():
     features, final_logits, targets = _inputs()
     with pytest.raises(ValueError, match="final logits have 4 classes, its num_classes is 3"):
-        _sr()(features, torch.cat([final_logits, final_logits[:, :1]], dim=1), targets, iteration=0)
+        _sr()(features, torch.cat([final_logits, final_logits[:, :1]], dim=1), targets)
 
 
 def test_given_image_labels_replace_those_from_the_mask():
     sr = _sr(exit_seg_weight=0.0)
     features, final_logits, targets = _inputs()
-    from_mask = sr(features, final_logits, targets, iteration=0)["loss_exit_cls"]
+    from_mask = sr(features, final_logits, targets)["loss_exit_cls"]
     given = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
-    with_given = sr(features, final_logits, targets, image_labels=given, iteration=0)["loss_exit_cls"]
+    with_given = sr(features, final_logits, targets, image_labels=given)["loss_exit_cls"]
     cls_logits = [sr.exits[n](features[n])[1] for n in ("res2", "res3")]
     cls_logits.append(sr.final_image_classifier(final_logits))
 
@@ -175,17 +117,17 @@ def test_official_preset_builds_full_resolution_exits():
     sr = _sr(**{**SR_PRESETS["official"], "norm": ""})
     assert sr.loss_stride == 1 and sr.exits["res2"].convs[0].weight.shape == (256, 4, 3, 3)
     features, final_logits, targets = _inputs()
-    assert set(sr(features, final_logits, targets, iteration=0)) == {
+    assert set(sr(features, final_logits, targets)) == {
         "loss_exit_seg", "loss_exit_cls", "loss_sr_f", "loss_sr_l"}
 
 
 def test_a_deeper_sr_f_teacher_teaches_only_the_exits_below_it_and_the_final_output():
     shapes = {**SHAPES, "res4": ShapeSpec(channels=8, stride=16)}
-    settings = {**SR_PRESETS["sr-d2"], "norm": "", "max_iter": 40, "warmup": 0.0, "sr_f_teacher": "res3"}
+    settings = {**SR_PRESETS["sr-d2"], "norm": "", "sr_f_teacher": "res3"}
     sr = SelfRegulation(shapes, num_classes=C, ignore_value=IGNORE, **settings)
     features, final_logits, targets = _inputs()
     features["res4"] = torch.randn(2, 8, 2, 2)
-    loss = sr(features, final_logits, targets, iteration=0)["loss_sr_f"]
+    loss = sr(features, final_logits, targets)["loss_sr_f"]
     assert sum(_grads(loss, list(sr.exits["res2"].parameters()))) == 0  # not an SR-F party
     assert sum(_grads(loss, list(sr.exits["res3"].parameters()))) == 0  # the teacher
     assert sum(_grads(loss, list(sr.exits["res4"].parameters()))) > 0
@@ -197,10 +139,10 @@ def test_a_deeper_sr_f_teacher_teaches_only_the_exits_below_it_and_the_final_out
 def test_an_ensemble_teacher_is_the_mean_of_its_exits_probabilities_and_teaches_the_exits_after_it():
     shapes = {**SHAPES, "res4": ShapeSpec(channels=8, stride=16)}
     sr = SelfRegulation(shapes, num_classes=C, ignore_value=IGNORE, **{
-        **SR_PRESETS["sr-d2"], "norm": "", "max_iter": 40, "warmup": 0.0, "sr_f_teacher": "res3+res2"})
+        **SR_PRESETS["sr-d2"], "norm": "", "sr_f_teacher": "res3+res2"})
     features, final_logits, targets = _inputs()
     features["res4"] = torch.randn(2, 8, 2, 2)
-    loss = sr(features, final_logits, targets, iteration=0)["loss_sr_f"]
+    loss = sr(features, final_logits, targets)["loss_sr_f"]
     shares = label_shares(targets, C, IGNORE, stride=4)
     seg = {n: F.interpolate(sr.exits[n](features[n])[0], size=tuple(shares.shape[-2:]), mode="bilinear",
                             align_corners=False) for n in ("res2", "res3", "res4")}
@@ -214,7 +156,7 @@ def test_an_ensemble_teacher_is_the_mean_of_its_exits_probabilities_and_teaches_
     assert sum(_grads(loss, list(sr.exits["res4"].parameters()))) > 0
     with pytest.raises(ValueError, match="or several joined by"):
         SelfRegulation(shapes, num_classes=C, ignore_value=IGNORE, **{
-            **SR_PRESETS["sr-d2"], "norm": "", "max_iter": 40, "warmup": 0.0, "sr_f_teacher": "res2+res4"})
+            **SR_PRESETS["sr-d2"], "norm": "", "sr_f_teacher": "res2+res4"})
 
 
 @pytest.mark.parametrize("balanced", [True, False])
@@ -222,11 +164,11 @@ def test_labels_target_teaches_the_same_students_the_labels_without_the_teacher(
     # The balanced-ce / plain-ce controls: SR-F's students below the res3 teacher learn the labels.
     shapes = {**SHAPES, "res4": ShapeSpec(channels=8, stride=16)}
     sr = SelfRegulation(shapes, num_classes=C, ignore_value=IGNORE, **{
-        **SR_PRESETS["sr-d2"], "norm": "", "max_iter": 40, "warmup": 0.0, "sr_f_teacher": "res3",
+        **SR_PRESETS["sr-d2"], "norm": "", "sr_f_teacher": "res3",
         "sr_f_target": "labels", "sr_f_class_balanced": balanced})
     features, final_logits, targets = _inputs()
     features["res4"] = torch.randn(2, 8, 2, 2)
-    loss = sr(features, final_logits, targets, iteration=0)["loss_sr_f"]
+    loss = sr(features, final_logits, targets)["loss_sr_f"]
     shares = label_shares(targets, C, IGNORE, stride=4)
     student = F.interpolate(sr.exits["res4"](features["res4"])[0], size=tuple(shares.shape[-2:]),
                             mode="bilinear", align_corners=False)
@@ -248,7 +190,7 @@ def test_labels_target_teaches_the_same_students_the_labels_without_the_teacher(
 def test_class_balanced_sr_f_is_the_loss_function_over_every_student():
     sr = _sr(sr_f_class_balanced=True)
     features, final_logits, targets = _inputs()
-    got = sr(features, final_logits, targets, iteration=0)["loss_sr_f"]
+    got = sr(features, final_logits, targets)["loss_sr_f"]
     shares = label_shares(targets, C, IGNORE, stride=4)  # the preset's stride and area sampling
     size = tuple(shares.shape[-2:])
     teacher, student = (F.interpolate(sr.exits[n](features[n])[0], size=size, mode="bilinear",

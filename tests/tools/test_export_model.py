@@ -20,7 +20,7 @@ def sr_checkpoint(tmp_path_factory):
     """An SR model after one training step (BatchNorm statistics moved), and 3 sample images."""
     out = tmp_path_factory.mktemp("export")
     torch.manual_seed(0)
-    model = instantiate(load_lazy_config(SR_CONFIG, ["model.self_regulation.warmup=0"]).model)
+    model = instantiate(load_lazy_config(SR_CONFIG).model)
     batch = [{"image": torch.rand(3, 64, 64) * 255, "sem_seg": torch.randint(0, 6, (64, 64))}] * 2
     with EventStorage(0):
         model.train()(batch)

@@ -17,7 +17,7 @@ def sr_checkpoint(tmp_path_factory):
     out = tmp_path_factory.mktemp("sr")
     torch.manual_seed(0)
     sr_config = os.path.join(CONFIGS, "sr_sem_seg_fpn_R18.py")
-    model = instantiate(load_lazy_config(sr_config, ["model.self_regulation.warmup=0"]).model)
+    model = instantiate(load_lazy_config(sr_config).model)
     model.train()(  # one training forward, so BatchNorm statistics differ from their init
         [{"image": torch.rand(3, 64, 64) * 255, "sem_seg": torch.randint(0, 6, (64, 64))}]
     )

@@ -1,7 +1,8 @@
-"""SelfRegulation for an SR meta-architecture: exits on the ResNet-18 stages, sr-d2's defaults."""
+"""SelfRegulation for an SR meta-architecture (exits on the ResNet-18 stages) and its schedule."""
 from detectron2.config import LazyCall as L
 from detectron2.layers import ShapeSpec
 
+from sr_d2.engine import SR_SCHEDULE, SRSchedule
 from sr_d2.modeling import SR_PRESETS, SelfRegulation
 
 self_regulation = L(SelfRegulation)(
@@ -13,10 +14,6 @@ self_regulation = L(SelfRegulation)(
     num_classes="${..sem_seg_head.num_classes}",
     ignore_value="${..sem_seg_head.ignore_value}",
     **SR_PRESETS["sr-d2"],
-    # SR-F and SR-L off for the first quarter of training, while the teachers learn (README);
-    # read when the model is built, so an override of train.max_iter moves the warm-up with it.
-    max_iter="${train.max_iter}",
-    warmup=0.25,
-    ramp=0.0,
-    switch_on_accuracy=0.0,
 )
+# Trainer hook: SR-F and SR-L off for the first quarter of train.max_iter, while the teachers learn.
+sr_schedule = L(SRSchedule)(**SR_SCHEDULE)

@@ -1,7 +1,7 @@
 """Self-Regulation on deeplabv3plus_R18_synthetic.py: the same model, data and schedule."""
 from sr_d2.modeling import SRSemanticSegmentor
 
-from ....configs.common.models.self_regulation import self_regulation as _self_regulation
+from ....configs.common.models.self_regulation import self_regulation as _self_regulation, sr_schedule
 from .deeplabv3plus_R18_synthetic import dataloader, lr_multiplier, model, optimizer, train
 
 model._target_ = SRSemanticSegmentor

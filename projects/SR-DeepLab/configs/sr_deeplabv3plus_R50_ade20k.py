@@ -2,7 +2,7 @@
 from sr_d2.modeling import SRSemanticSegmentor
 
 from ....configs.common.models.resnet50 import resnet50_shapes
-from ....configs.common.models.self_regulation import self_regulation as _self_regulation
+from ....configs.common.models.self_regulation import self_regulation as _self_regulation, sr_schedule
 from .deeplabv3plus_R50_ade20k import dataloader, lr_multiplier, model, optimizer, train
 
 model._target_ = SRSemanticSegmentor

@@ -29,8 +29,7 @@ def _batch(n=2, h=64, w=96):
 
 def _models():
     torch.manual_seed(0)
-    sr = instantiate(load_lazy_config(os.path.join(CONFIGS, "sr_ocr_R18_synthetic.py"),
-                                      ["model.self_regulation.warmup=0"]).model)
+    sr = instantiate(load_lazy_config(os.path.join(CONFIGS, "sr_ocr_R18_synthetic.py")).model)
     plain = instantiate(load_lazy_config(os.path.join(CONFIGS, "ocr_R18_synthetic.py")).model)
     return sr, plain
 
@@ -68,14 +67,14 @@ def test_object_representations_are_region_weighted_pixel_means():
 
 def test_sr_trains_the_ocr_head_with_every_loss():
     sr, _ = _models()
-    assert isinstance(sr, SRSemanticSegmentor) and isinstance(sr.sem_seg_head, OCRHead)
+    assert isinstance(sr, SRSemanticSegmentor) and isinstance(sr.sem_seg_head.base_head, OCRHead)
     with EventStorage(0):
         losses = sr.train()(_batch())
     assert set(losses) == {"loss_sem_seg", "loss_sem_seg_aux", "loss_exit_seg", "loss_exit_cls",
                            "loss_sr_f", "loss_sr_l"}
     assert all(v.item() > 0 for v in losses.values())
     (losses["loss_sr_f"]).backward()
-    assert sr.sem_seg_head.predictor.weight.grad.abs().sum() > 0  # SR-F reaches the final output
+    assert sr.sem_seg_head.base_head.predictor.weight.grad.abs().sum() > 0  # SR-F reaches the final output
 
 
 def test_eval_output_equals_the_plain_ocr_model_and_exports(tmp_path):

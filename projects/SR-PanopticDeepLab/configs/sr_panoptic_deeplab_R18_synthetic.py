@@ -2,7 +2,7 @@
 from detectron2.data import MetadataCatalog
 from sr_panoptic_deeplab import SRPanopticDeepLab
 
-from ....configs.common.models.self_regulation import self_regulation as _self_regulation
+from ....configs.common.models.self_regulation import self_regulation as _self_regulation, sr_schedule
 from .panoptic_deeplab_R18_synthetic import dataloader, lr_multiplier, model, optimizer, train
 
 model._target_ = SRPanopticDeepLab

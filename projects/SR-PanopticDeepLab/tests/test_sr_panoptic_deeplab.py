@@ -10,6 +10,7 @@ from detectron2.projects.panoptic_deeplab import PanopticDeepLab
 from detectron2.utils.events import EventStorage
 
 from sr_d2.config import load_lazy_config
+from sr_d2.engine import SRSchedule
 from sr_d2.tools.export_plain import export_plain
 from sr_panoptic_deeplab import SRPanopticDeepLab, panoptic_deeplab_config
 
@@ -36,8 +37,7 @@ def _batch(n=2, h=64, w=96):
 
 def _models():
     torch.manual_seed(0)
-    sr = instantiate(load_lazy_config(os.path.join(CONFIGS, "sr_panoptic_deeplab_R18_synthetic.py"),
-                                      ["model.self_regulation.warmup=0"]).model)
+    sr = instantiate(load_lazy_config(os.path.join(CONFIGS, "sr_panoptic_deeplab_R18_synthetic.py")).model)
     plain = instantiate(load_lazy_config(os.path.join(CONFIGS, "panoptic_deeplab_R18_synthetic.py")).model)
     return sr, plain
 
@@ -58,7 +58,7 @@ def test_sr_adds_its_losses_and_keeps_the_semantic_and_instance_losses():
         assert torch.allclose(losses["sr"][key], losses["plain"][key]), key
     assert all(v.item() > 0 for v in losses["sr"].values())
     losses["sr"]["loss_sr_f"].backward()
-    assert sr.sem_seg_head.predictor.weight.grad.abs().sum() > 0  # SR-F reaches the final output
+    assert sr.sem_seg_head.base_head.predictor.weight.grad.abs().sum() > 0  # SR-F reaches the final output
     assert sr.ins_embed_head.center_predictor.weight.grad is None  # and not the instance branch
 
 
@@ -80,9 +80,9 @@ def test_eval_output_equals_the_plain_model_and_exports(tmp_path):
 def test_yacs_users_build_it_by_name():
     cfg = panoptic_deeplab_config(
         os.path.join(CONFIGS, "panoptic_deeplab_R18_synthetic.yaml"),
-        ["MODEL.META_ARCHITECTURE", "SRPanopticDeepLab", "MODEL.DEVICE", "cpu", "MODEL.SR.WARMUP", 0.5],
+        ["MODEL.META_ARCHITECTURE", "SRPanopticDeepLab", "MODEL.DEVICE", "cpu", "MODEL.SR.RAMP", 0.5],
     )
     model = build_model(cfg)
     assert isinstance(model, SRPanopticDeepLab)
     assert list(model.self_regulation.in_features) == ["res2", "res3", "res4", "res5"]
-    assert model.self_regulation.warmup_iters == cfg.SOLVER.MAX_ITER // 2
+    assert SRSchedule(cfg).ramp == 0.5

@@ -1,5 +1,5 @@
-"""What every SR meta-architecture shares: the SelfRegulation module wired into the parent's forward."""
-from typing import Dict, List, Optional
+"""What every SR meta-architecture shares: its semantic head wrapped in a SelfRegulatedHead."""
+from typing import Dict, List
 
 import torch
 from torch.nn import functional as F
@@ -8,70 +8,46 @@ from detectron2.config import configurable
 from detectron2.layers import ShapeSpec
 from detectron2.modeling.postprocessing import sem_seg_postprocess
 
-from ..losses import image_labels_from_mask
-from ..self_regulation import SelfRegulation, exit_feature_shapes, feature_shapes, tapped_features
+from ..self_regulated_head import SelfRegulatedHead
+from ..self_regulation import SelfRegulation, exit_feature_shapes
 
-__all__ = ["SelfRegulated", "exit_inference", "image_labels_of"]
-
-
-def image_labels_of(batched_inputs: List[dict], targets: torch.Tensor, num_classes: int,
-                    ignore_value: int) -> torch.Tensor:
-    """
-    (N, C) multi-hot image-level labels: an image's "image_labels" field (list of class ids) when
-    its dataset provides one (e.g. weak supervision with pseudo-label masks), else the classes in
-    its label map ``targets[n]`` ((N, H, W)).
-    """
-    labels = image_labels_from_mask(targets, num_classes, ignore_value)
-    for n, x in enumerate(batched_inputs):
-        if "image_labels" in x:
-            ids = torch.as_tensor(x["image_labels"], dtype=torch.long, device=targets.device)
-            if ids.numel() and (ids.min() < 0 or ids.max() >= num_classes):
-                raise ValueError(f"image_labels {ids.tolist()} of {x.get('file_name', n)!r} are "
-                                 f"outside the {num_classes} class ids")
-            labels[n] = 0
-            labels[n, ids] = 1
-    return labels
+__all__ = ["SelfRegulated", "exit_inference", "upgrade_state_dict"]
 
 
 class SelfRegulated:
     """
-    Mixin for a detectron2 meta-architecture with a semantic head (``sem_seg_head`` with
-    ``layers`` and ``losses``, as ``SemSegFPNHead`` and ``DeepLabV3PlusHead``; ``layers`` returns
-    the logits, or a tuple of the final logits and auxiliary outputs that ``losses`` takes whole):
-    listed before the meta-architecture, it adds the ``self_regulation`` argument and the SR losses.
+    Mixin for a detectron2 meta-architecture with a semantic head (``sem_seg_head``, see
+    :class:`SelfRegulatedHead`): listed before the meta-architecture, it adds the
+    ``self_regulation`` argument and wraps the head in a :class:`SelfRegulatedHead`. Training
+    runs the parent's own ``forward`` (its preprocessing, padding and other losses); the
+    backbone must return the exits' features (:class:`StagesFPN` for an FPN). Inference is the
+    parent's, untouched: no exit runs. A parent built from a yacs config alone (Panoptic-DeepLab)
+    is subclassed with an ``__init__`` that builds it and then calls ``_attach``.
 
-    Training runs the parent's own ``forward`` (its preprocessing, padding and other losses)
-    while SR records the backbone's features and takes over the semantic head's call: there it
-    has the head's input features and the label maps as the parent padded them, and returns the
-    head's loss together with SR's. Inference is the parent's, untouched: no exit runs.
-    A parent built from a yacs config alone (Panoptic-DeepLab) is subclassed with an
-    ``__init__`` that builds it and then calls ``_attach``.
+    State-dict keys: the head's under "sem_seg_head.base_head.", SR's under
+    "sem_seg_head.self_regulation."; the base model's checkpoints (the head under
+    "sem_seg_head.") and sr-d2's before SelfRegulatedHead (SR under "self_regulation.") load too.
     """
 
     @configurable
     def __init__(self, *, self_regulation: SelfRegulation, **kwargs):
         """
         Args:
-            self_regulation: exits and SR losses; its features are looked up among the backbone's
-                outputs and those of its ``bottom_up`` (see ``feature_shapes``), and its classes
-                and ignore value must be the semantic head's.
+            self_regulation: exits and SR losses; its features must be outputs of the backbone,
+                its classes and ignore value the semantic head's.
             kwargs: arguments of the meta-architecture.
         """
         super().__init__(**kwargs)
         self._attach(self_regulation)
 
     def _attach(self, self_regulation: SelfRegulation) -> None:
-        """Check ``self_regulation`` against the built model's head and backbone, and keep it."""
-        head = self.sem_seg_head
-        missing = [m for m in ("layers", "losses", "ignore_value") if not hasattr(head, m)]
-        if missing:
-            raise TypeError(f"{type(self).__name__}: its sem_seg_head {type(head).__name__} lacks "
-                            f"{missing} (detectron2's semantic-head interface)")
-        if self_regulation.ignore_value != head.ignore_value:
-            raise ValueError(f"self_regulation.ignore_value={self_regulation.ignore_value} differs from "
-                             f"sem_seg_head.ignore_value={head.ignore_value}")
-        _check_exit_features(self_regulation.input_shape, feature_shapes(self.backbone))
-        self.self_regulation = self_regulation
+        """Check ``self_regulation`` against the built backbone and wrap the semantic head with it."""
+        _check_exit_features(self_regulation.input_shape, self.backbone)
+        self.sem_seg_head = SelfRegulatedHead(self.sem_seg_head, self_regulation)
+
+    @property
+    def self_regulation(self) -> SelfRegulation:
+        return self.sem_seg_head.self_regulation
 
     @classmethod
     def from_config(cls, cfg):
@@ -83,43 +59,44 @@ class SelfRegulated:
     def forward(self, batched_inputs: List[dict]):
         if not self.training:
             return super().forward(batched_inputs)
-        head = self.sem_seg_head
-        with tapped_features(self.backbone) as features:
-            head.forward = lambda head_features, targets=None, *extra: self._semantic_losses(
-                batched_inputs, features, head_features, targets, *extra)
-            try:
-                return super().forward(batched_inputs)
-            finally:
-                del head.forward
+        self.sem_seg_head.batched_inputs = batched_inputs  # their "image_labels", if any
+        try:
+            return super().forward(batched_inputs)
+        finally:
+            self.sem_seg_head.batched_inputs = None
 
-    def _semantic_losses(self, batched_inputs: List[dict], features: Dict[str, torch.Tensor],
-                         head_features: Dict[str, torch.Tensor], targets: Optional[torch.Tensor], *extra):
-        """
-        The semantic head's call in training: (None, the head's loss and SR's), from the head's
-        input features, all tapped ``features``, the (N, H, W) padded label maps and the call's
-        other arguments, passed on to the head's ``losses`` (Panoptic-DeepLab's pixel weights).
-        """
-        if targets is None:
-            raise ValueError("SR training needs label maps: the inputs have no 'sem_seg'")
-        head = self.sem_seg_head
-        outputs = head.layers(head_features)
-        losses = head.losses(outputs, targets, *extra)
-        logits = outputs[0] if isinstance(outputs, tuple) else outputs  # heads with auxiliary outputs
-        sr = self.self_regulation
-        image_labels = image_labels_of(batched_inputs, targets, sr.num_classes, sr.ignore_value)
-        # SR's weights are relative to the head's loss: they scale with its loss_weight (0.5 in
-        # detectron2's Panoptic-FPN), so SR weighs against the head as it does with weight 1.
-        weight = getattr(head, "loss_weight", 1.0)
-        losses.update({k: v * weight for k, v in sr(features, logits, targets, image_labels).items()})
-        return None, losses
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        upgrade_state_dict(state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
-def _check_exit_features(wanted: Dict[str, ShapeSpec], available: Dict[str, ShapeSpec]) -> None:
-    """ValueError naming each exit feature the backbone lacks or gives with other channels or stride."""
+def upgrade_state_dict(state_dict: Dict[str, torch.Tensor], prefix: str) -> None:
+    """In place: the keys of the base model's checkpoint (its head at "sem_seg_head.") or of an
+    SR one from before SelfRegulatedHead (and SR at "self_regulation.") moved to where the
+    wrapped head and SR are now, "sem_seg_head.base_head." and "sem_seg_head.self_regulation.";
+    the warm-up's switch of the latter, now SRSchedule's state, dropped."""
+    old_sr, head = prefix + "self_regulation.", prefix + "sem_seg_head."
+    wrapped = (head + "base_head.", head + "self_regulation.")
+    state_dict.pop(old_sr + "switched_on_at", None)
+    for key in list(state_dict):
+        if key.startswith(old_sr):
+            state_dict[wrapped[1] + key[len(old_sr):]] = state_dict.pop(key)
+        elif key.startswith(head) and not key.startswith(wrapped):
+            state_dict[wrapped[0] + key[len(head):]] = state_dict.pop(key)
+
+
+def _check_exit_features(wanted: Dict[str, ShapeSpec], backbone) -> None:
+    """ValueError naming each exit feature the backbone does not return, or returns with other
+    channels or stride."""
+    available = backbone.output_shape()
     problems = []
     for name, shape in wanted.items():
         if name not in available:
-            problems.append(f"{name!r} is not a feature of the backbone {sorted(available)}")
+            hint = ""
+            if name in getattr(getattr(backbone, "bottom_up", None), "output_shape", dict)():
+                hint = (f" ({name!r} is a feature of its bottom_up: build the backbone as "
+                        f"sr_d2.modeling.StagesFPN, which returns them too)")
+            problems.append(f"{name!r} is not a feature of the backbone {sorted(available)}{hint}")
         elif (shape.channels, shape.stride) != (available[name].channels, available[name].stride):
             problems.append(f"{name!r} is declared with channels={shape.channels}, stride={shape.stride}; "
                             f"the backbone gives channels={available[name].channels}, "
@@ -136,11 +113,11 @@ def exit_inference(model: SelfRegulated, batched_inputs: List[dict]) -> List[Dic
     detectron2 post-processes the head's output).
     """
     sr = model.self_regulation
-    padded = []  # the (H, W) of the batch the backbone sees, images padded
-    handle = model.backbone.register_forward_pre_hook(lambda m, inputs: padded.append(inputs[0].shape[-2:]))
+    seen = {}  # the padded images the backbone sees and its features, recorded for the exits
+    handle = model.backbone.register_forward_hook(
+        lambda module, inputs, outputs: seen.update(size=inputs[0].shape[-2:], features=outputs))
     try:
-        with tapped_features(model.backbone) as features:
-            outputs = model(batched_inputs)
+        outputs = model(batched_inputs)
     finally:
         handle.remove()
     results = []
@@ -149,8 +126,8 @@ def exit_inference(model: SelfRegulated, batched_inputs: List[dict]) -> List[Dic
         height, width = x.get("height", size[0]), x.get("width", size[1])
         logits = {"sem_seg": out["sem_seg"]}
         for name in sr.in_features:
-            seg = sr.exits[name](features[name][n : n + 1])[0]
-            seg = F.interpolate(seg, size=tuple(padded[0]), mode="bilinear", align_corners=False)[0]
+            seg = sr.exits[name](seen["features"][name][n : n + 1])[0]
+            seg = F.interpolate(seg, size=tuple(seen["size"]), mode="bilinear", align_corners=False)[0]
             logits[name] = sem_seg_postprocess(seg, size, height, width)
         results.append(logits)
     return results

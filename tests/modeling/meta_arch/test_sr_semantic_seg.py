@@ -8,6 +8,7 @@ from detectron2.modeling import SemanticSegmentor, build_model
 
 from sr_d2.config import add_sr_config, load_lazy_config
 from sr_d2.modeling import SRSemanticSegmentor, exit_inference
+from sr_d2.tools.export_plain import strip_self_regulation
 
 CONFIGS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "configs", "synthetic")
 
@@ -15,10 +16,9 @@ CONFIGS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "configs", "
 def _models():
     torch.manual_seed(0)
     sr_config = os.path.join(CONFIGS, "sr_sem_seg_fpn_R18.py")
-    sr = instantiate(load_lazy_config(sr_config, ["model.self_regulation.warmup=0"]).model)
+    sr = instantiate(load_lazy_config(sr_config).model)
     plain = instantiate(load_lazy_config(os.path.join(CONFIGS, "sem_seg_fpn_R18.py")).model)
-    missing, unexpected = plain.load_state_dict(sr.state_dict(), strict=False)
-    assert missing == [] and all(k.startswith("self_regulation.") for k in unexpected)
+    plain.load_state_dict(strip_self_regulation(sr.state_dict()))  # strict: every key fits
     return sr, plain
 
 
@@ -61,8 +61,8 @@ def test_gradients_flow_and_stop_where_the_method_says():
     sr, _ = _models()
     losses = sr.train()(_batch())
     assert _grad_sum(losses["loss_exit_seg"], sr.backbone.bottom_up) > 0  # MEA reaches the backbone
-    assert _grad_sum(losses["loss_sr_l"], sr.sem_seg_head) == 0  # the final head teaches SR-L
-    assert _grad_sum(losses["loss_sr_f"], sr.sem_seg_head) > 0  # ... and learns from SR-F
+    assert _grad_sum(losses["loss_sr_l"], sr.sem_seg_head.base_head) == 0  # the final head teaches SR-L
+    assert _grad_sum(losses["loss_sr_f"], sr.sem_seg_head.base_head) > 0  # ... and learns from SR-F
     assert _grad_sum(losses["loss_sr_f"], sr.self_regulation.exits["res2"]) == 0  # SR-F's teacher
 
 
@@ -90,13 +90,13 @@ def test_builds_from_a_yacs_config():
     cfg.MODEL.RESNETS.OUT_FEATURES = cfg.MODEL.FPN.IN_FEATURES = ["res2", "res3", "res4", "res5"]
     cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES = 6
     cfg.MODEL.SR.SR_F_MODE = "soft"
+    with pytest.raises(KeyError, match="StagesFPN"):  # detectron2's FPN returns no stage
+        build_model(cfg)
+    cfg.MODEL.BACKBONE.NAME = "build_resnet_stages_fpn_backbone"
     model = build_model(cfg)
     assert isinstance(model, SRSemanticSegmentor) and isinstance(model, SemanticSegmentor)
     assert model.self_regulation.in_features == ["res2", "res3", "res4", "res5"]
     assert model.self_regulation.sr_f_mode == "soft"
-    assert model.self_regulation.warmup_iters == round(0.25 * cfg.SOLVER.MAX_ITER)  # WARMUP=0.25
-    cfg.SOLVER.MAX_ITER = 30000
-    assert build_model(cfg).self_regulation.warmup_iters == 7500
     assert model.self_regulation.exits["res5"].convs[0].weight.shape[1] == 2048  # R-50 default
     cfg.MODEL.SR.IN_FEATURES = ["res2", "res9"]
     with pytest.raises(KeyError, match="res9"):
@@ -129,7 +129,7 @@ def _plain_resnet_sr(**sr_overrides):
                       out_features=["res2", "res3", "res4", "res5"])
     head = SemSegFPNHead(backbone.output_shape(), num_classes=6, conv_dims=32, common_stride=4,
                          norm="GN", ignore_value=255)
-    settings = {**SR_PRESETS["sr-d2"], "max_iter": 10, "warmup": 0.0, **sr_overrides}
+    settings = {**SR_PRESETS["sr-d2"], **sr_overrides}
     sr = SelfRegulation(exit_feature_shapes(backbone, ["res2", "res3"]), **settings)
     return SRSemanticSegmentor(backbone=backbone, sem_seg_head=head, self_regulation=sr,
                                pixel_mean=[0.0, 0.0, 0.0], pixel_std=[1.0, 1.0, 1.0])
@@ -175,8 +175,32 @@ def test_sr_losses_scale_with_the_heads_loss_weight():
     batch = _batch()
     torch.manual_seed(1)
     full = sr(batch)
-    sr.sem_seg_head.loss_weight = 0.5  # Panoptic-FPN's semantic head
+    sr.sem_seg_head.base_head.loss_weight = 0.5  # Panoptic-FPN's semantic head
     torch.manual_seed(1)
     half = sr(batch)
     for key, value in full.items():
         assert half[key].item() == pytest.approx(0.5 * value.item(), rel=1e-5), key
+
+
+def test_base_model_and_older_sr_checkpoints_load_into_the_wrapped_head():
+    sr, plain = _models()
+    trained = {k: v + 1 if v.is_floating_point() else v for k, v in sr.state_dict().items()}
+    # sr-d2 before SelfRegulatedHead: SR at "self_regulation.", the head at "sem_seg_head."
+    older = {k.replace("sem_seg_head.self_regulation.", "self_regulation.").replace(
+        "sem_seg_head.base_head.", "sem_seg_head."): v for k, v in trained.items()}
+    assert not any(".base_head." in k for k in older)
+    older["self_regulation.switched_on_at"] = torch.tensor(-1)  # the warm-up's state then
+    fresh, _ = _models()
+    fresh.load_state_dict(older)  # strict: every key found a place
+    for key, value in fresh.state_dict().items():
+        assert torch.equal(value, trained[key]), key
+    # the base model's checkpoint (fine-tuning with SR from a baseline): all but SR's keys load
+    baseline = {k: v + 2 if v.is_floating_point() else v for k, v in plain.state_dict().items()}
+    fresh, _ = _models()
+    incompatible = fresh.load_state_dict(baseline, strict=False)
+    assert incompatible.unexpected_keys == []
+    assert incompatible.missing_keys and all(k.startswith("sem_seg_head.self_regulation.")
+                                             for k in incompatible.missing_keys)
+    loaded = fresh.state_dict()
+    for key, value in baseline.items():
+        assert torch.equal(loaded[key.replace("sem_seg_head.", "sem_seg_head.base_head.")], value), key

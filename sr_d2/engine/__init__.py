@@ -1,0 +1,1 @@
+from .hooks import SR_SCHEDULE, SRSchedule
