@@ -1,14 +1,16 @@
-"""Loading weights into a model strictly: what does not fit is an error that names it."""
+"""Checkpointers: saving safely in training, loading strictly for evaluation (errors name what does not fit)."""
 import os
 import pickle
 from typing import Sequence
+
+import torch
 
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import instantiate
 
 from .config import load_lazy_config
 
-__all__ = ["EvalCheckpointer", "NamesUnreadableFiles", "load_model"]
+__all__ = ["MAX_SANE_WEIGHT", "EvalCheckpointer", "NamesUnreadableFiles", "TrainCheckpointer", "load_model"]
 
 
 class NamesUnreadableFiles:
@@ -21,6 +23,56 @@ class NamesUnreadableFiles:
             raise ValueError(f"{filename} is not a checkpoint that loads: not a PyTorch or detectron2 "
                              f"weights file, damaged, or holding more than weights "
                              f"({type(e).__name__})") from None
+
+
+# A weight beyond this is taken as a sign that training is diverging: no checkpoint keeps it.
+MAX_SANE_WEIGHT = 1e4
+
+
+class TrainCheckpointer(NamesUnreadableFiles, DetectionCheckpointer):
+    """
+    detectron2's checkpointer whose saves are atomic: a checkpoint is written under a temporary
+    name and renamed, so a kill during a save never leaves ``last_checkpoint`` naming a truncated
+    file; that saves nothing once the trainer's loss diverged or while a weight is not finite or
+    above ``MAX_SANE_WEIGHT`` (so the last checkpoint is one to resume from); and whose resume
+    refuses what it cannot resume instead of starting over.
+    """
+
+    def save(self, name: str, **kwargs) -> None:
+        if not self.save_dir or not self.save_to_disk:
+            return
+        diverged_at = getattr(self.checkpointables.get("trainer"), "diverged_at", None)
+        if diverged_at is not None:
+            self.logger.error("Not saving %s: the loss diverged at iteration %d", name, diverged_at)
+            return
+        largest = max((w.detach().abs().max() for w in self.model.state_dict().values()
+                       if w.is_floating_point() and w.numel()), default=torch.tensor(0.0))
+        if not largest <= MAX_SANE_WEIGHT:  # NaN fails it too
+            self.logger.error("Not saving %s: a weight is %s (above %g), training is diverging; the last "
+                              "checkpoint stays %s", name, float(largest), MAX_SANE_WEIGHT,
+                              self.get_checkpoint_file() or "none")
+            return
+        partial = f"{name}.partial"
+        super().save(partial, **kwargs)  # written whole, and tagged, before the rename
+        os.replace(os.path.join(self.save_dir, partial + ".pth"), os.path.join(self.save_dir, name + ".pth"))
+        self.tag_last_checkpoint(name + ".pth")
+
+    def check_resumable(self) -> None:
+        """Raise naming the folder or file when ``--resume`` cannot continue the run in ``save_dir``."""
+        saved = sorted(f for f in os.listdir(self.save_dir) if f.startswith("model_") and f.endswith(".pth"))
+        if not self.has_checkpoint():
+            if saved:
+                raise FileNotFoundError(
+                    f"--resume: {self.save_dir} holds checkpoints {saved} but no last_checkpoint naming "
+                    f"one; restore it, or train elsewhere (nothing was overwritten)")
+            return
+        path = self.get_checkpoint_file()
+        try:
+            torch.load(path, map_location="cpu", weights_only=False)
+        except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as e:
+            others = [f for f in saved if os.path.join(self.save_dir, f) != path]
+            raise RuntimeError(f"--resume: the last checkpoint {path} cannot be read ({e}); the folder's "
+                               f"other checkpoints: {others}") from None
 
 
 class EvalCheckpointer(NamesUnreadableFiles, DetectionCheckpointer):

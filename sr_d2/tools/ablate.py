@@ -1,6 +1,7 @@
 """
-Ablation runner: trains each variant x seed through ``train_net.py``, evaluates it, and
-summarises the final evaluations as mean and spread per variant.
+Ablation runner: trains each variant x seed with ``sr_d2.engine.train`` (``train_net.py``'s
+loop, each run in a process of its own), evaluates it, and summarises the final evaluations as
+mean and spread per variant.
 
     python -m sr_d2.tools.ablate --config-file configs/camvid/sr_sem_seg_fpn_R18.py \\
         --variants baseline mea-only sr-d2 --seeds 0 1 2 --jobs 2 --output-dir output/ablate/camvid
@@ -31,7 +32,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 __all__ = ["METRICS", "VARIANTS", "ablate", "summarize"]
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SR = "model.self_regulation."
 
 # name -> overrides of the SR config; "baseline" is the baseline config itself.
@@ -238,7 +238,7 @@ def plot(rows: List[Dict], results: Dict, output: str) -> None:
 
 
 def _run_command(config: str, run_dir: str, seed: int, overrides: Sequence[str], resume: bool) -> List[str]:
-    cmd = [sys.executable, os.path.join(REPO, "train_net.py"), "--config-file", config]
+    cmd = [sys.executable, "-m", "sr_d2.engine.train", "--config-file", config]
     # a run without a checkpoint to resume from starts over in its own folder
     cmd.append("--resume" if resume else "--overwrite")
     return cmd + [f"train.seed={seed}", f"train.output_dir={run_dir}", *overrides]

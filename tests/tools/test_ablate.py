@@ -1,4 +1,4 @@
-"""The ablation runner: variants x seeds through train_net.py, resumable, summarised."""
+"""The ablation runner: variants x seeds through sr_d2.engine.train, resumable, summarised."""
 import json
 import math
 import os

@@ -1,0 +1,74 @@
+"""Checks run before a training or evaluation builds anything: each failure names the key or file."""
+import difflib
+import glob
+import os
+
+from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.utils import comm
+
+from ..data import check_pair_headers
+
+__all__ = ["check_datasets", "check_fresh_output_dir"]
+
+
+def check_datasets(cfg, splits=("train", "test")) -> None:
+    """
+    Before anything is built: every dataset the config names must be registered, evaluation
+    takes one, the semantic head's class count and ignore value must be those of the datasets
+    (configs read them from the dataset named when they load, so a dataset swapped on the command
+    line keeps the old ones), and the image / label pairs of ``splits`` must pass
+    :func:`check_pair_headers`. ValueError naming the key, the dataset and the fix.
+    """
+    registered = DatasetCatalog.list()
+    for split in ("train", "test"):
+        names = cfg.dataloader[split].dataset.names
+        names = [names] if isinstance(names, str) else list(names)
+        if split == "test" and len(names) != 1:
+            raise ValueError(f"dataloader.test.dataset.names={names}: evaluation takes one dataset; "
+                             f"evaluate each with its own command")
+        for name in names:
+            if name not in registered:
+                close = difflib.get_close_matches(name, registered, n=3)
+                raise ValueError(f"dataloader.{split}.dataset.names: dataset {name!r} is not registered"
+                                 + (f"; did you mean {', '.join(close)}?" if close else ""))
+        head = cfg.model.get("sem_seg_head")
+        if head is None:
+            continue
+        for name in names:
+            meta = MetadataCatalog.get(name)
+            classes = meta.get("stuff_classes")
+            if classes is not None and head.num_classes != len(classes):
+                raise ValueError(f"model.sem_seg_head.num_classes={head.num_classes}, but dataset {name!r} has "
+                                 f"{len(classes)} classes: set model.sem_seg_head.num_classes={len(classes)}")
+            ignore = meta.get("ignore_label")
+            if ignore is not None and "ignore_value" in head and head.ignore_value != ignore:
+                raise ValueError(f"model.sem_seg_head.ignore_value={head.ignore_value}, but dataset {name!r} "
+                                 f"ignores {ignore}: set model.sem_seg_head.ignore_value={ignore}")
+    for split in splits:
+        names = cfg.dataloader[split].dataset.names
+        for name in [names] if isinstance(names, str) else names:
+            check_pair_headers(DatasetCatalog.get(name), name)
+
+
+# What a training run leaves in train.output_dir that a new run would overwrite or append to.
+_RUN_FILES = ("model_*.pth", "last_checkpoint", "metrics.json", "events.out.tfevents.*")
+
+
+def check_fresh_output_dir(output_dir: str, overwrite: bool) -> None:
+    """
+    A new (not resumed) training run must not mix with a run already in ``output_dir``: raise
+    FileExistsError naming its files and the ways out, or with ``overwrite`` delete them.
+    """
+    found = [os.path.basename(f) for pattern in _RUN_FILES
+             for f in sorted(glob.glob(os.path.join(glob.escape(output_dir), pattern)))]
+    if not found:
+        return
+    if not overwrite:
+        shown = ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")
+        raise FileExistsError(
+            f"train.output_dir={output_dir} holds a training run ({shown}): continue it with --resume, "
+            f"train elsewhere with train.output_dir=<new folder>, or replace it with --overwrite")
+    if comm.is_main_process():
+        for name in found:
+            os.remove(os.path.join(output_dir, name))
+    comm.synchronize()
