@@ -1,5 +1,6 @@
 from .sem_seg_evaluation import (
     DEFAULT_AREA_THRESHOLDS,
+    DEFAULT_BOUNDARY_TOLERANCE,
     SIZE_BINS,
     SRSemSegEvaluator,
     failure_masks,

@@ -16,13 +16,15 @@ from detectron2.utils.comm import all_gather
 from ..data import read_label_map
 
 __all__ = [
-    "DEFAULT_AREA_THRESHOLDS", "SIZE_BINS", "SRSemSegEvaluator", "failure_masks", "failure_metrics",
+    "DEFAULT_AREA_THRESHOLDS", "DEFAULT_BOUNDARY_TOLERANCE", "SIZE_BINS", "SRSemSegEvaluator", "failure_masks", "failure_metrics",
     "failure_stats", "gt_segments",
 ]
 
 SIZE_BINS = ("small", "medium", "large")
 # Limits between the bins, as a segment's share of the image area.
 DEFAULT_AREA_THRESHOLDS = (0.005, 0.05)
+# How far, in pixels, a boundary pixel may be from the other map's boundary and still match.
+DEFAULT_BOUNDARY_TOLERANCE = 2
 
 
 def gt_segments(gt: np.ndarray, cls: int, area_thresholds: Sequence[float]):
@@ -193,7 +195,7 @@ class SRSemSegEvaluator(SemSegEvaluator):
         output_dir: Optional[str] = None,
         *,
         area_thresholds: Sequence[float] = DEFAULT_AREA_THRESHOLDS,
-        boundary_tolerance: int = 2,
+        boundary_tolerance: int = DEFAULT_BOUNDARY_TOLERANCE,
         thin_classes: Optional[Sequence[str]] = None,
     ):
         """

@@ -21,7 +21,6 @@ import math
 import os
 import subprocess
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional, Sequence
 
@@ -29,6 +28,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from sr_d2.utils import written_then_renamed  # noqa: E402
 
 __all__ = ["METRICS", "VARIANTS", "ablate", "summarize"]
 
@@ -109,13 +110,8 @@ def final_result(run_dir: str) -> Optional[Dict[str, float]]:
 
 
 def _write_json(path: str, data) -> None:
-    folder = os.path.dirname(path) or "."
-    with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False) as f:
+    with written_then_renamed(path) as tmp, open(tmp, "w") as f:
         json.dump(data, f, indent=1, sort_keys=True)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(f.name, 0o666 & ~umask)  # as an ordinary file, not the temporary file's 0600
-    os.replace(f.name, path)
 
 
 def summarize(results: Dict[str, Dict[str, Dict[str, float]]], variants: Sequence[str]) -> List[Dict]:

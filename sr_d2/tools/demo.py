@@ -35,6 +35,7 @@ from detectron2.utils.visualizer import Visualizer
 from sr_d2.checkpoint import load_model
 from sr_d2.modeling import SelfRegulated, exit_inference
 from sr_d2.tools.visualize import draw_labels, titled
+from sr_d2.utils import written_then_renamed
 
 __all__ = ["Predictor", "drawing_names", "expand_inputs"]
 
@@ -129,10 +130,9 @@ class Predictor:
 
 
 def _write_png(path: str, rgb: np.ndarray) -> None:
-    tmp = path + ".tmp.png"
-    if not cv2.imwrite(tmp, rgb[:, :, ::-1]):
-        raise OSError(f"cannot write {tmp}")
-    os.replace(tmp, path)
+    with written_then_renamed(path, ".png") as tmp:
+        if not cv2.imwrite(tmp, rgb[:, :, ::-1]):
+            raise OSError(f"cannot write {path}")
 
 
 def run_images(predictor: Predictor, drawings: Dict[str, str]) -> List[str]:

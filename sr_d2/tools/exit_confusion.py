@@ -21,6 +21,7 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from sr_d2.checkpoint import load_model
 from sr_d2.data import read_label_map
 from sr_d2.modeling import SelfRegulated, exit_inference
+from sr_d2.utils import written_then_renamed
 
 __all__ = ["confusion_matrices", "describe"]
 
@@ -122,10 +123,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                   f"| predicted {name} labelled as: {predicted}")
     if args.output:
         os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-        with open(args.output + ".tmp", "w") as f:
+        with written_then_renamed(args.output) as tmp, open(tmp, "w") as f:
             json.dump({"classes": class_names, "describe": table,
                        "confusion": {k: v.tolist() for k, v in counts.items()}}, f, indent=1)
-        os.replace(args.output + ".tmp", args.output)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from detectron2.modeling import SemanticSegmentor
 
 from sr_d2.checkpoint import load_model
 from sr_d2.modeling import SelfRegulated
+from sr_d2.utils import written_then_renamed
 
 __all__ = ["FORMATS", "SemanticLogits", "export_model", "prepared_images"]
 
@@ -96,12 +97,10 @@ def export_model(config_file: str, weights: str, images: Sequence[str], output: 
                          f"traced for one size, give images of one size")
 
     eager = SemanticLogits(model).eval()
-    tmp = output + ".tmp"
     if fmt == "torchscript":
-        with warnings.catch_warnings():  # the trace holds for the traced size (module docstring)
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        with warnings.catch_warnings(), written_then_renamed(output) as tmp:
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)  # it holds for the traced size
             torch.jit.trace(eager, (inputs[0],)).save(tmp)
-        os.replace(tmp, output)
         run = torch.jit.load(output)
     elif fmt == "export":
         try:
@@ -110,19 +109,19 @@ def export_model(config_file: str, weights: str, images: Sequence[str], output: 
             raise ValueError(f"torch.export cannot capture this model ({type(e).__name__}: "
                              f"{str(e).splitlines()[0][:200]}); detectron2 v0.6's padding is one such "
                              f"case: use detectron2 main, or --format torchscript") from None
-        torch.export.save(program, tmp)
-        os.replace(tmp, output)
+        with written_then_renamed(output) as tmp:
+            torch.export.save(program, tmp)
         run = torch.export.load(output).module()
     else:
         import onnxruntime  # the "deploy" extra
 
-        try:
-            torch.onnx.export(eager, (inputs[0],), tmp, opset_version=18, dynamo=True, verbose=False)
-        except Exception as e:  # torch.export could not capture the model: the older exporter
-            logger.warning("ONNX: torch.export's exporter failed (%s); using the TorchScript-based one",
-                           type(e).__name__)
-            torch.onnx.export(eager, (inputs[0],), tmp, opset_version=17, dynamo=False)
-        os.replace(tmp, output)
+        with written_then_renamed(output) as tmp:
+            try:
+                torch.onnx.export(eager, (inputs[0],), tmp, opset_version=18, dynamo=True, verbose=False)
+            except Exception as e:  # torch.export could not capture the model: the older exporter
+                logger.warning("ONNX: torch.export's exporter failed (%s); using the TorchScript-based one",
+                               type(e).__name__)
+                torch.onnx.export(eager, (inputs[0],), tmp, opset_version=17, dynamo=False)
         session = onnxruntime.InferenceSession(output, providers=["CPUExecutionProvider"])
         name = session.get_inputs()[0].name
 

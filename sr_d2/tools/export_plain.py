@@ -13,6 +13,7 @@ from typing import Dict, Optional, Sequence
 import torch
 
 from sr_d2.modeling.meta_arch.self_regulated import upgrade_state_dict
+from sr_d2.utils import written_then_renamed
 
 __all__ = ["export_plain", "strip_self_regulation"]
 
@@ -45,9 +46,8 @@ def export_plain(src: str, dst: str, overwrite: bool = False) -> int:
     dropped = len(weights) - len(plain)
     if dropped == 0:
         raise ValueError(f"{src!r} holds no Self-Regulation weights: it is not an SR model's checkpoint")
-    tmp = dst + ".tmp"
-    torch.save({"model": plain}, tmp)
-    os.replace(tmp, dst)
+    with written_then_renamed(dst) as tmp:
+        torch.save({"model": plain}, tmp)
     return dropped
 
 

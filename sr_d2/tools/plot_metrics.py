@@ -18,6 +18,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from sr_d2.utils import written_then_renamed  # noqa: E402
+
 __all__ = ["DEFAULT_METRICS", "plot_metrics", "read_metrics"]
 
 DEFAULT_METRICS = (
@@ -94,10 +96,9 @@ def plot_metrics(
         ax.axis("off")
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    tmp = output + ".tmp.png"
-    fig.savefig(tmp, dpi=80)
+    with written_then_renamed(output, ".png") as tmp:
+        fig.savefig(tmp, dpi=80)
     plt.close(fig)
-    os.replace(tmp, output)
     return keys
 
 

@@ -31,6 +31,7 @@ from sr_d2.checkpoint import load_model
 from sr_d2.data import read_label_map
 from sr_d2.evaluation import DEFAULT_AREA_THRESHOLDS, failure_masks
 from sr_d2.modeling import SelfRegulated, exit_inference
+from sr_d2.utils import written_then_renamed
 
 __all__ = ["draw_labels", "error_map", "titled", "visualize"]
 
@@ -110,9 +111,8 @@ def visualize(
                                     for t, p in panels], axis=1))
     grid = np.concatenate(rows, axis=0)
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    tmp = output + ".tmp.png"
-    Image.fromarray(grid).save(tmp)
-    os.replace(tmp, output)
+    with written_then_renamed(output, ".png") as tmp:
+        Image.fromarray(grid).save(tmp)
     return grid.shape[:2]
 
 

@@ -11,7 +11,7 @@ from detectron2.data import (
 )
 from detectron2.evaluation import COCOEvaluator, COCOPanopticEvaluator, DatasetEvaluators
 
-from sr_d2.evaluation import DEFAULT_AREA_THRESHOLDS, SRSemSegEvaluator
+from sr_d2.evaluation import DEFAULT_AREA_THRESHOLDS, DEFAULT_BOUNDARY_TOLERANCE, SRSemSegEvaluator
 
 dataloader = OmegaConf.create()
 
@@ -40,7 +40,7 @@ dataloader.evaluator = L(DatasetEvaluators)(
         L(COCOEvaluator)(dataset_name="${....test.dataset.names}", use_fast_impl=False),
         # detectron2's SemSegEvaluator on the semantic output, plus the failure metrics
         L(SRSemSegEvaluator)(dataset_name="${....test.dataset.names}", area_thresholds=DEFAULT_AREA_THRESHOLDS,
-                             boundary_tolerance=2),
+                             boundary_tolerance=DEFAULT_BOUNDARY_TOLERANCE),
         L(COCOPanopticEvaluator)(dataset_name="${....test.dataset.names}"),
     ]
 )

@@ -12,7 +12,7 @@ from detectron2.data import (
     get_detection_dataset_dicts,
 )
 from sr_d2.data import SemSegDatasetMapper
-from sr_d2.evaluation import DEFAULT_AREA_THRESHOLDS, SRSemSegEvaluator
+from sr_d2.evaluation import DEFAULT_AREA_THRESHOLDS, DEFAULT_BOUNDARY_TOLERANCE, SRSemSegEvaluator
 
 dataloader = OmegaConf.create()
 
@@ -43,7 +43,9 @@ dataloader.test = L(build_detection_test_loader)(
 
 # detectron2's SemSegEvaluator, plus segment recall by size, boundary F and part-mislabel rate.
 dataloader.evaluator = L(SRSemSegEvaluator)(
-    dataset_name="${..test.dataset.names}", area_thresholds=DEFAULT_AREA_THRESHOLDS, boundary_tolerance=2
+    dataset_name="${..test.dataset.names}",
+    area_thresholds=DEFAULT_AREA_THRESHOLDS,
+    boundary_tolerance=DEFAULT_BOUNDARY_TOLERANCE,
 )
 
 

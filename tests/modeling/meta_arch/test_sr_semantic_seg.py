@@ -117,7 +117,6 @@ def test_exit_inference_gives_the_model_output_and_every_exit_at_image_size():
 
 def _plain_resnet_sr(**sr_overrides):
     """SR on a backbone without ``bottom_up``: a plain ResNet-18, the head on its stages."""
-    from detectron2.layers import ShapeSpec
     from detectron2.modeling import ResNet
     from detectron2.modeling.backbone.resnet import BasicStem
     from detectron2.modeling.meta_arch.semantic_seg import SemSegFPNHead
