@@ -136,7 +136,6 @@ def sr_f_loss(
     tau: float = 1.0,
     gate: str = "none",
     shares: Optional[torch.Tensor] = None,
-    min_confidence: float = 0.0,
     class_balanced: bool = False,
     class_mass: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
@@ -155,8 +154,6 @@ def sr_f_loss(
             only the detail the shallow teacher gets and the deeper student misses.
         shares: (N, C, h, w) class shares of the labels (:func:`label_shares`); gates other
             than "none" need them.
-        min_confidence: pixels where the teacher's top probability (at temperature 1) is below
-            this are left out.
         class_balanced: with a gate, every class in the labels weighs the same: the gated terms
             of the pixels the teacher assigns to class c are summed and divided by c's labelled
             mass (``shares[:, c].sum()``), then averaged over the classes present. A rare (thin)
@@ -192,8 +189,6 @@ def sr_f_loss(
         total = shares.sum().clamp(min=1e-6)
         if gate == "teacher_right_student_wrong":
             weight = weight * (student.detach().argmax(dim=1) != teacher_labels)
-    if min_confidence > 0:
-        weight = weight * (F.softmax(teacher, dim=1).amax(dim=1) >= min_confidence)
     weighted = per_pixel * weight
     if not class_balanced:
         return weighted.sum() / total

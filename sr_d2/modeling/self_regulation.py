@@ -12,7 +12,7 @@ composed in one module that any segmentation meta-architecture calls in training
   SR-L: S_0 (final) teaches S_1..S_K                 (context given to the shallow layers)
 """
 import math
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 import torch
 from torch import nn
@@ -34,7 +34,10 @@ from .losses import (
     sr_l_loss,
 )
 
-__all__ = ["SR_PRESETS", "SelfRegulation", "exit_feature_shapes"]
+__all__ = ["LOSSES", "SR_PRESETS", "SelfRegulation", "exit_feature_shapes"]
+
+# The losses SelfRegulation returns, each with its weight in ``weight_dict``.
+LOSSES = ("loss_exit_seg", "loss_exit_cls", "loss_sr_f", "loss_sr_l")
 
 # Settings of SelfRegulation besides the feature shapes and label ids.
 # Weights are relative to the model's own head loss (SelfRegulatedHead multiplies them by the head's
@@ -42,17 +45,13 @@ __all__ = ["SR_PRESETS", "SelfRegulation", "exit_feature_shapes"]
 # weighs its final CE 0.8, so its weights (0.8 seg, 0.2 cls, 1.0 SR-L, 1.0 SR-F) appear here
 # divided by 0.8: the same ratios.
 _OFFICIAL_LOSSES = dict(
-    exit_seg_weight=1.0,
-    exit_cls_weight=0.25,
-    sr_f_weight=1.25,
+    weight_dict={"loss_exit_seg": 1.0, "loss_exit_cls": 0.25, "loss_sr_f": 1.25, "loss_sr_l": 1.25},
     sr_f_mode="hard",
     sr_f_tau=1.0,
     sr_f_gate="none",
     sr_f_teacher=None,
     sr_f_target="teacher",
-    sr_f_min_confidence=0.0,
     sr_f_class_balanced=False,
-    sr_l_weight=1.25,
     sr_l_mode="image",
     sr_l_tau=1.0,
 )
@@ -104,17 +103,13 @@ class SelfRegulation(nn.Module):
         norm: str,
         loss_stride: int,
         label_sampling: str,
-        exit_seg_weight: float,
-        exit_cls_weight: float,
-        sr_f_weight: float,
+        weight_dict: Dict[str, float],
         sr_f_mode: str,
         sr_f_tau: float,
         sr_f_gate: str,
         sr_f_teacher: Optional[str],
         sr_f_target: str,
-        sr_f_min_confidence: float,
         sr_f_class_balanced: bool,
-        sr_l_weight: float,
         sr_l_mode: str,
         sr_l_tau: float,
     ):
@@ -127,10 +122,10 @@ class SelfRegulation(nn.Module):
             loss_stride, label_sampling: all losses are computed at 1/loss_stride of the input
                 size: logits are resized to it (bilinear), label maps become class shares
                 (:func:`label_shares`, "area" or "nearest"). Stride 1 is the official code.
-            exit_seg_weight, exit_cls_weight: MEA weights (segmentation CE of the exits; image-level
-                BCE of the exits and of the final output).
-            sr_f_weight, sr_f_mode, sr_f_tau, sr_f_gate, sr_f_min_confidence, sr_f_class_balanced:
-                SR-F, see :func:`sr_f_loss`.
+            weight_dict: the weight of each loss this module returns: "loss_exit_seg" (the exits'
+                CE), "loss_exit_cls" (image-level BCE of the exits and of the final output),
+                "loss_sr_f" and "loss_sr_l"; each summed over its terms first.
+            sr_f_mode, sr_f_tau, sr_f_gate, sr_f_class_balanced: SR-F, see :func:`sr_f_loss`.
             sr_f_teacher: the exit (feature name) that teaches SR-F the deeper exits and the
                 final output; None: the shallowest (the paper). Several joined by "+" (e.g.
                 "res2+res3") teach as an ensemble, the mean of their class probabilities, the
@@ -138,8 +133,8 @@ class SelfRegulation(nn.Module):
             sr_f_target: what SR-F's students learn: "teacher" (SR-F) or "labels", the control
                 that takes the teacher out: the same students, weight and schedule learn the
                 label shares (:func:`sem_seg_ce_loss`, balanced as ``sr_f_class_balanced``
-                says; mode, tau, gate and min_confidence do not apply).
-            sr_l_weight, sr_l_mode, sr_l_tau: SR-L, see :func:`sr_l_loss`.
+                says; mode, tau and gate do not apply).
+            sr_l_mode, sr_l_tau: SR-L, see :func:`sr_l_loss`.
         """
         super().__init__()
         _check_settings(
@@ -147,9 +142,7 @@ class SelfRegulation(nn.Module):
             sr_f_mode=sr_f_mode, sr_f_gate=sr_f_gate, sr_f_target=sr_f_target,
             sr_f_class_balanced=sr_f_class_balanced,
             sr_l_mode=sr_l_mode,
-            weights=dict(exit_seg_weight=exit_seg_weight, exit_cls_weight=exit_cls_weight,
-                         sr_f_weight=sr_f_weight, sr_l_weight=sr_l_weight, sr_f_tau=sr_f_tau,
-                         sr_l_tau=sr_l_tau, sr_f_min_confidence=sr_f_min_confidence),
+            weight_dict=weight_dict, temperatures=dict(sr_f_tau=sr_f_tau, sr_l_tau=sr_l_tau),
         )
         ordered = sorted(input_shape.items(), key=lambda kv: kv[1].stride)
         self.in_features = [name for name, _ in ordered]
@@ -172,13 +165,11 @@ class SelfRegulation(nn.Module):
         self.num_classes = num_classes
         self.ignore_value = ignore_value
         self.loss_stride, self.label_sampling = loss_stride, label_sampling
-        self.exit_seg_weight = exit_seg_weight
-        self.exit_cls_weight = exit_cls_weight
-        self.sr_f_weight, self.sr_f_mode = sr_f_weight, sr_f_mode
+        self.weight_dict = {key: float(weight_dict[key]) for key in LOSSES}
+        self.sr_f_mode = sr_f_mode
         self.sr_f_tau, self.sr_f_gate, self.sr_f_target = sr_f_tau, sr_f_gate, sr_f_target
-        self.sr_f_min_confidence = sr_f_min_confidence
         self.sr_f_class_balanced = sr_f_class_balanced
-        self.sr_l_weight, self.sr_l_mode, self.sr_l_tau = sr_l_weight, sr_l_mode, sr_l_tau
+        self.sr_l_mode, self.sr_l_tau = sr_l_mode, sr_l_tau
         self.scale = 1.0  # on SR-F and SR-L; set by SRSchedule
         # the teacher's running pixel accuracy (labelled pixels, exponential average)
         self.register_buffer("teacher_accuracy", torch.tensor(0.0))
@@ -190,7 +181,8 @@ class SelfRegulation(nn.Module):
             "input_shape": input_shape,
             "num_classes": cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES,
             "ignore_value": cfg.MODEL.SEM_SEG_HEAD.IGNORE_VALUE,
-            **{key: sr[key.upper()] for key in SR_PRESETS["sr-d2"]},
+            **{key: dict(sr[key.upper()]) if key == "weight_dict" else sr[key.upper()]
+               for key in SR_PRESETS["sr-d2"]},
         }
 
     @torch.no_grad()
@@ -229,8 +221,9 @@ class SelfRegulation(nn.Module):
         final_seg, final_cls = _resized(final_logits, size), self.final_image_classifier(final_logits)
 
         losses = {
-            "loss_exit_seg": self.exit_seg_weight * sum(sem_seg_ce_loss(s, shares) for s in exit_seg),
-            "loss_exit_cls": self.exit_cls_weight
+            "loss_exit_seg": self.weight_dict["loss_exit_seg"]
+            * sum(sem_seg_ce_loss(s, shares) for s in exit_seg),
+            "loss_exit_cls": self.weight_dict["loss_exit_cls"]
             * sum(image_cls_loss(c, image_labels) for c in exit_cls + [final_cls]),
         }
         if self.training:
@@ -253,7 +246,7 @@ class SelfRegulation(nn.Module):
         """
         zero = final_seg.new_zeros(())
         losses = {"loss_sr_f": zero, "loss_sr_l": zero}
-        if scale > 0 and self.sr_f_weight > 0:
+        if scale > 0 and self.weight_dict["loss_sr_f"] > 0:
             students = exit_seg[self.sr_f_teachers[-1] + 1 :] + [final_seg]
             mass = _class_mass(shares) if self.sr_f_class_balanced else None
             if self.sr_f_target == "labels":
@@ -261,15 +254,15 @@ class SelfRegulation(nn.Module):
             else:
                 teacher = self._sr_f_teacher(exit_seg)
                 terms = [sr_f_loss(s, teacher, self.sr_f_mode, self.sr_f_tau, self.sr_f_gate, shares,
-                                   self.sr_f_min_confidence, self.sr_f_class_balanced, mass)
+                                   self.sr_f_class_balanced, mass)
                          for s in students]
-            losses["loss_sr_f"] = (scale * self.sr_f_weight) * sum(terms)
-        if scale > 0 and self.sr_l_weight > 0:
+            losses["loss_sr_f"] = (scale * self.weight_dict["loss_sr_f"]) * sum(terms)
+        if scale > 0 and self.weight_dict["loss_sr_l"] > 0:
             if self.sr_l_mode == "image":
                 pairs = [(c, final_cls) for c in exit_cls]
             else:
                 pairs = [(s, final_seg) for s in exit_seg]
-            losses["loss_sr_l"] = (scale * self.sr_l_weight) * sum(
+            losses["loss_sr_l"] = (scale * self.weight_dict["loss_sr_l"]) * sum(
                 sr_l_loss(s, t, self.sr_l_mode, self.sr_l_tau) for s, t in pairs
             )
         return losses
@@ -293,12 +286,17 @@ def _resized(logits: torch.Tensor, size) -> torch.Tensor:
 
 
 def _check_settings(input_shape, *, num_classes, loss_stride, label_sampling, sr_f_mode, sr_f_gate,
-                    sr_f_target, sr_f_class_balanced, sr_l_mode, weights) -> None:
+                    sr_f_target, sr_f_class_balanced, sr_l_mode, weight_dict, temperatures) -> None:
     """Raise ValueError naming the first SelfRegulation setting that cannot work."""
     problems = []
     if len(input_shape) < 2:
         problems.append(f"needs at least two exit features, got {list(input_shape)}")
-    for name, value in weights.items():
+    if not isinstance(weight_dict, Mapping) or sorted(weight_dict) != sorted(LOSSES):
+        problems.append(f"weight_dict must give a weight to each of {list(LOSSES)} and to nothing else, "
+                        f"got {dict(weight_dict) if isinstance(weight_dict, Mapping) else weight_dict!r}")
+        weight_dict = {}
+    numbers = {**{f"weight_dict[{k!r}]": v for k, v in weight_dict.items()}, **temperatures}
+    for name, value in numbers.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             problems.append(f"{name} must be a number >= 0, got {value!r}")
     for name, value in {"num_classes": num_classes, "loss_stride": loss_stride}.items():

@@ -38,7 +38,7 @@ SR = "model.self_regulation."
 # name -> overrides of the SR config; "baseline" is the baseline config itself.
 VARIANTS: Dict[str, List[str]] = {
     "baseline": [],
-    "mea-only": [f"{SR}sr_f_weight=0", f"{SR}sr_l_weight=0"],
+    "mea-only": [f"{SR}weight_dict.loss_sr_f=0", f"{SR}weight_dict.loss_sr_l=0"],
     "sr-d2": [],
     # sr-d2's default before the CamVid seed study: SR-F weighted by pixels, not classes.
     "sr-f-unbalanced": [f"{SR}sr_f_class_balanced=False"],
@@ -57,7 +57,7 @@ VARIANTS: Dict[str, List[str]] = {
     "balanced-ce": [f"{SR}sr_f_teacher=res3", f"{SR}sr_f_target=labels"],
     "plain-ce": [f"{SR}sr_f_teacher=res3", f"{SR}sr_f_target=labels",
                  f"{SR}sr_f_class_balanced=False"],
-    "sr-l-off": [f"{SR}sr_l_weight=0"],
+    "sr-l-off": [f"{SR}weight_dict.loss_sr_l=0"],
     "adaptive": ["sr_schedule.warmup=0.1", "sr_schedule.switch_on_accuracy=0.85"],
 }
 

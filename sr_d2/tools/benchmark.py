@@ -64,7 +64,7 @@ def benchmark(
 ) -> List[Dict]:
     """
     Returns one dict per variant: name, train_s, infer_s, test_params, peak_mib (CUDA only);
-    with ``mea_only``, each preset also as "SR <preset> MEA only" (sr_f_weight = sr_l_weight = 0).
+    with ``mea_only``, each preset also as "SR <preset> MEA only" (SR-F and SR-L weighing 0).
     """
     variants = {"baseline": load_lazy_config(baseline_config).model}
     sr_model = load_lazy_config(sr_config).model
@@ -75,7 +75,7 @@ def benchmark(
         variants[f"SR {preset}"] = cfg
         if mea_only:
             variants[f"SR {preset} MEA only"] = mea = copy.deepcopy(cfg)
-            mea.self_regulation.sr_f_weight = mea.self_regulation.sr_l_weight = 0.0
+            mea.self_regulation.weight_dict.loss_sr_f = mea.self_regulation.weight_dict.loss_sr_l = 0.0
 
     num_classes = variants["baseline"].sem_seg_head.num_classes
     inputs = _batch(batch, size[0], size[1], num_classes, device)

@@ -105,17 +105,6 @@ def test_sr_f_soft_is_tau_squared_kl():
     assert got.item() == pytest.approx(expected, rel=1e-5)
 
 
-def test_sr_f_confidence_mask_keeps_confident_teacher_pixels():
-    # Teacher top probabilities: 0.95, 0.88, 0.52, 0.92 -> a 0.9 threshold keeps pixels 0 and 3.
-    tau = 2.0
-    # Left-out pixels add 0: the mean stays over all 4 pixels.
-    expected = (_kl(STUDENT[0], TEACHER[0], tau) + _kl(STUDENT[3], TEACHER[3], tau)) / 4 * tau**2
-    got = sr_f_loss(_logits(STUDENT), _logits(TEACHER), mode="soft", tau=tau, min_confidence=0.9)
-    assert got.item() == pytest.approx(expected, rel=1e-5)
-    hard = sr_f_loss(_logits(STUDENT), _logits(TEACHER), mode="hard", min_confidence=0.9)
-    assert hard.item() == pytest.approx((_ce(STUDENT[0], 0) + _ce(STUDENT[3], 1)) / 4, rel=1e-6)
-
-
 def test_sr_l_image_is_bce_against_teacher_probabilities():
     student, teacher = torch.tensor([[0.5, -2.0]]), torch.tensor([[1.0, -0.5]])
     expected = (_bce(0.5, _sigmoid(1.0)) + _bce(-2.0, _sigmoid(-0.5))) / 2

@@ -14,6 +14,7 @@ from sr_d2.modeling import (
 )
 
 C, IGNORE = 3, 255
+WEIGHTS = SR_PRESETS["sr-d2"]["weight_dict"]
 SHAPES = {"res3": ShapeSpec(channels=6, stride=8), "res2": ShapeSpec(channels=4, stride=4)}
 
 
@@ -76,10 +77,11 @@ def test_mea_losses_reach_every_exit_and_the_features():
 
 
 @pytest.mark.parametrize("setting,message", [
-    (dict(sr_f_weight="abc"), "sr_f_weight must be a number"),
+    (dict(weight_dict={**WEIGHTS, "loss_sr_f": "abc"}), r"weight_dict\['loss_sr_f'\] must be a number"),
+    (dict(weight_dict={**WEIGHTS, "loss_sr_x": 1.0}), "weight_dict must give a weight to each of"),
     (dict(sr_f_gate="sometimes"), "sr_f_gate must be one of"),
     (dict(loss_stride=0), "loss_stride must be an integer"),
-    (dict(sr_l_weight=-0.5), "sr_l_weight must be a number >= 0"),
+    (dict(weight_dict={**WEIGHTS, "loss_sr_l": -0.5}), r"weight_dict\['loss_sr_l'\] must be a number >= 0"),
     (dict(label_sampling="bicubic"), "label_sampling"),
     # the default balances SR-F's classes: ungating it alone names the setting to add
     (dict(sr_f_gate="none"), "needs an sr_f_gate other than 'none'.*set sr_f_class_balanced=False"),
@@ -98,7 +100,7 @@ def test_final_logits_of_another_class_count_are_refused():
 
 
 def test_given_image_labels_replace_those_from_the_mask():
-    sr = _sr(exit_seg_weight=0.0)
+    sr = _sr(weight_dict={**WEIGHTS, "loss_exit_seg": 0.0})
     features, final_logits, targets = _inputs()
     from_mask = sr(features, final_logits, targets)["loss_exit_cls"]
     given = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
@@ -106,7 +108,7 @@ def test_given_image_labels_replace_those_from_the_mask():
     cls_logits = [sr.exits[n](features[n])[1] for n in ("res2", "res3")]
     cls_logits.append(sr.final_image_classifier(final_logits))
 
-    def expected(labels):  # exit_cls_weight 0.25 times the BCE of each exit and of the final output
+    def expected(labels):  # loss_exit_cls weighs 0.25: times the BCE of each exit and of the final output
         return 0.25 * sum(image_cls_loss(c, labels) for c in cls_logits).item()
 
     assert with_given.item() == pytest.approx(expected(given), rel=1e-6)
@@ -147,7 +149,7 @@ def test_an_ensemble_teacher_is_the_mean_of_its_exits_probabilities_and_teaches_
     seg = {n: F.interpolate(sr.exits[n](features[n])[0], size=tuple(shares.shape[-2:]), mode="bilinear",
                             align_corners=False) for n in ("res2", "res3", "res4")}
     teacher = torch.log((F.softmax(seg["res2"], dim=1) + F.softmax(seg["res3"], dim=1)) / 2)
-    expected = SR_PRESETS["sr-d2"]["sr_f_weight"] * sum(
+    expected = WEIGHTS["loss_sr_f"] * sum(
         sr_f_loss(s, teacher, gate="teacher_right", shares=shares, class_balanced=True)
         for s in (seg["res4"], final_logits))
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
@@ -179,7 +181,7 @@ def test_labels_target_teaches_the_same_students_the_labels_without_the_teacher(
         per_student = [(t.sum(dim=(0, 2, 3)) / mass).sum() / (mass > 0).sum() for t in terms]
     else:
         per_student = [t.sum() / mass.sum() for t in terms]
-    expected = SR_PRESETS["sr-d2"]["sr_f_weight"] * sum(per_student)
+    expected = WEIGHTS["loss_sr_f"] * sum(per_student)
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     assert sum(_grads(loss, list(sr.exits["res2"].parameters()))) == 0
     assert sum(_grads(loss, list(sr.exits["res3"].parameters()))) == 0  # no teacher at all
@@ -195,10 +197,10 @@ def test_class_balanced_sr_f_is_the_loss_function_over_every_student():
     size = tuple(shares.shape[-2:])
     teacher, student = (F.interpolate(sr.exits[n](features[n])[0], size=size, mode="bilinear",
                                       align_corners=False) for n in ("res2", "res3"))
-    expected = SR_PRESETS["sr-d2"]["sr_f_weight"] * sum(
+    expected = WEIGHTS["loss_sr_f"] * sum(
         sr_f_loss(s, teacher, gate="teacher_right", shares=shares, class_balanced=True)
         for s in (student, final_logits))
     assert got.item() == pytest.approx(expected.item(), rel=1e-5)
-    unbalanced = SR_PRESETS["sr-d2"]["sr_f_weight"] * sum(
+    unbalanced = WEIGHTS["loss_sr_f"] * sum(
         sr_f_loss(s, teacher, gate="teacher_right", shares=shares) for s in (student, final_logits))
     assert got.item() != pytest.approx(unbalanced.item(), rel=1e-3)  # the balance changes the loss

@@ -28,10 +28,10 @@ def test_mea_only_adds_each_preset_with_sr_f_and_sr_l_off(monkeypatch):
     )
     assert [r["name"] for r in results] == ["baseline", "SR sr-d2", "SR sr-d2 MEA only"]
     sr, mea = (cfg.self_regulation for cfg in built[1:])
-    assert (sr.sr_f_weight, sr.sr_l_weight) == (1.25, 1.25)
-    assert (mea.sr_f_weight, mea.sr_l_weight) == (0.0, 0.0)
-    assert {k: v for k, v in mea.items() if not k.startswith("sr_")} == {
-        k: v for k, v in sr.items() if not k.startswith("sr_")}
+    assert (sr.weight_dict.loss_sr_f, sr.weight_dict.loss_sr_l) == (1.25, 1.25)
+    assert (mea.weight_dict.loss_sr_f, mea.weight_dict.loss_sr_l) == (0.0, 0.0)
+    assert mea.weight_dict.loss_exit_seg == sr.weight_dict.loss_exit_seg
+    assert {k: v for k, v in mea.items() if k != "weight_dict"} == {k: v for k, v in sr.items() if k != "weight_dict"}
 
 
 def test_table_gives_each_variant_as_a_ratio_to_the_baseline():
