@@ -118,10 +118,11 @@ def image_cls_loss(cls_logits: torch.Tensor, image_labels: torch.Tensor) -> torc
 
 
 def _pixel_kl(student: torch.Tensor, teacher: torch.Tensor, tau: float) -> torch.Tensor:
-    """(N, C, h, w) -> (N, h, w): KL(softmax(teacher / tau) || softmax(student / tau)) per pixel."""
-    log_p_teacher = F.log_softmax(teacher.float() / tau, dim=1)
-    log_p_student = F.log_softmax(student.float() / tau, dim=1)
-    return (log_p_teacher.exp() * (log_p_teacher - log_p_student)).sum(dim=1)
+    """(..., C, h, w) -> (..., h, w): KL(softmax(teacher / tau) || softmax(student / tau)) per
+    pixel; the teacher broadcasts over the student's leading dimensions."""
+    log_p_teacher = F.log_softmax(teacher.float() / tau, dim=-3)
+    log_p_student = F.log_softmax(student.float() / tau, dim=-3)
+    return (log_p_teacher.exp() * (log_p_teacher - log_p_student)).sum(dim=-3)
 
 
 def _check_same_shape(a: torch.Tensor, b: torch.Tensor, name: str) -> None:
@@ -143,7 +144,9 @@ def sr_f_loss(
     Shallow-to-deep SR: a shallow exit's segmentation logits teach a deeper student.
 
     Args:
-        student, teacher: (N, C, h, w) segmentation logits; the teacher is detached here.
+        student, teacher: (N, C, h, w) segmentation logits; the teacher is detached here. The
+            student may be (S, N, C, h, w), S students of the one teacher: the sum of their
+            losses, with the teacher's argmax, gate and class mass computed once.
         mode: "hard": cross-entropy against the teacher's argmax t (the official code);
             "soft": KL divergence between the tau-softened distributions, times tau^2.
         gate: which pixels learn from the teacher, each weighted by
@@ -166,34 +169,37 @@ def sr_f_loss(
         by the labelled pixels (``shares.sum()``), so a gate removes terms, never rescales them;
         with ``class_balanced``, the mean over classes described there.
     """
-    _check_same_shape(student, teacher, "sr_f_loss")
+    _check_same_shape(student if student.dim() == 4 else student[0], teacher, "sr_f_loss")
     if gate not in SR_F_GATES:
         raise ValueError(f"sr_f_loss: gate must be one of {SR_F_GATES}, not {gate!r}")
     if gate != "none" and shares is None:
         raise ValueError(f"sr_f_loss: gate {gate!r} needs the label shares")
     if class_balanced and gate == "none":
         raise ValueError("sr_f_loss: class_balanced needs a gate (the classes come from the labels)")
+    students = student if student.dim() == 5 else student[None]  # (S, N, C, h, w)
     teacher = teacher.detach().float()
-    teacher_labels = teacher.argmax(dim=1)
+    teacher_labels = teacher.argmax(dim=1)  # (N, h, w), for every student
+    labels = teacher_labels.expand(students.shape[0], *teacher_labels.shape)  # (S, N, h, w)
     if mode == "hard":
-        per_pixel = F.cross_entropy(student.float(), teacher_labels, reduction="none")
+        per_pixel = F.cross_entropy(students.flatten(0, 1).float(), labels.flatten(0, 1), reduction="none")
+        per_pixel = per_pixel.view(labels.shape)
     elif mode == "soft":
-        per_pixel = _pixel_kl(student, teacher, tau) * tau**2
+        per_pixel = _pixel_kl(students, teacher, tau) * tau**2
     else:
         raise ValueError(f"sr_f_loss: mode must be 'hard' or 'soft', not {mode!r}")
     if gate == "none":
-        weight, total = torch.ones_like(per_pixel), float(per_pixel.numel())
+        weight, total = torch.ones_like(teacher_labels, dtype=per_pixel.dtype), float(teacher_labels.numel())
     else:
-        _check_same_shape(student, shares, "sr_f_loss shares")
+        _check_same_shape(teacher, shares, "sr_f_loss shares")
         weight = shares.gather(1, teacher_labels[:, None])[:, 0]
         total = shares.sum().clamp(min=1e-6)
         if gate == "teacher_right_student_wrong":
-            weight = weight * (student.detach().argmax(dim=1) != teacher_labels)
-    weighted = per_pixel * weight
+            weight = weight * (students.detach().argmax(dim=2) != labels)
+    weighted = per_pixel * weight  # (S, N, h, w)
     if not class_balanced:
         return weighted.sum() / total
     mass = shares.sum(dim=(0, 2, 3)) if class_mass is None else class_mass
-    per_class = weighted.new_zeros(mass.shape).index_add_(0, teacher_labels.flatten(), weighted.flatten())
+    per_class = weighted.new_zeros(mass.shape).index_add_(0, labels.flatten(), weighted.flatten())
     return _class_mean(per_class, mass)
 
 

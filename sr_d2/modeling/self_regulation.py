@@ -252,10 +252,11 @@ class SelfRegulation(nn.Module):
             if self.sr_f_target == "labels":
                 terms = [sem_seg_ce_loss(s, shares, self.sr_f_class_balanced, mass) for s in students]
             else:
-                teacher = self._sr_f_teacher(exit_seg)
-                terms = [sr_f_loss(s, teacher, self.sr_f_mode, self.sr_f_tau, self.sr_f_gate, shares,
-                                   self.sr_f_class_balanced, mass)
-                         for s in students]
+                # every student in one call: the teacher's argmax and gate computed once (float:
+                # under autocast the head's and the exits' logits may differ in precision)
+                stacked = torch.stack([s.float() for s in students])
+                terms = [sr_f_loss(stacked, self._sr_f_teacher(exit_seg), self.sr_f_mode, self.sr_f_tau,
+                                   self.sr_f_gate, shares, self.sr_f_class_balanced, mass)]
             losses["loss_sr_f"] = (scale * self.weight_dict["loss_sr_f"]) * sum(terms)
         if scale > 0 and self.weight_dict["loss_sr_l"] > 0:
             if self.sr_l_mode == "image":

@@ -218,3 +218,21 @@ def test_sr_f_gate_weighs_a_cell_by_the_share_of_the_teachers_class():
         sr_f_loss(student, teacher, gate="teacher_right")
     with pytest.raises(ValueError, match="'always'"):
         sr_f_loss(student, teacher, gate="always", shares=shares)
+
+
+@pytest.mark.parametrize("mode,gate,balanced", [
+    ("hard", "none", False), ("hard", "teacher_right", False), ("hard", "teacher_right", True),
+    ("hard", "teacher_right_student_wrong", True), ("soft", "teacher_right", True), ("soft", "none", False),
+])
+def test_sr_f_on_stacked_students_is_the_sum_over_them_values_and_gradients(mode, gate, balanced):
+    g = torch.Generator().manual_seed(0)
+    students = [torch.randn(2, 3, 5, 6, generator=g, requires_grad=True) for _ in range(3)]
+    teacher = torch.randn(2, 3, 5, 6, generator=g)
+    shares = label_shares(torch.randint(0, 4, (2, 20, 24), generator=g), 3, 3, stride=4)
+    kwargs = dict(mode=mode, tau=2.0, gate=gate, shares=shares, class_balanced=balanced)
+    one_by_one = sum(sr_f_loss(s, teacher, **kwargs) for s in students)
+    stacked = sr_f_loss(torch.stack(students), teacher, **kwargs)
+    assert stacked.item() == pytest.approx(one_by_one.item(), rel=1e-6)
+    expected = torch.autograd.grad(one_by_one, students)
+    for got, want in zip(torch.autograd.grad(stacked, students), expected):
+        assert torch.allclose(got, want, rtol=1e-5, atol=1e-8)
