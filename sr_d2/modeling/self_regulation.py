@@ -226,9 +226,10 @@ class SelfRegulation(nn.Module):
             "loss_exit_cls": self.weight_dict["loss_exit_cls"]
             * sum(image_cls_loss(c, image_labels) for c in exit_cls + [final_cls]),
         }
+        teacher = self._sr_f_teacher(exit_seg)  # formed once: tracked, and SR-F's teacher
         if self.training:
-            self._track_teacher(self._sr_f_teacher(exit_seg), shares)
-        losses.update(self._sr_losses(self.scale, exit_seg, exit_cls, final_seg, final_cls, shares))
+            self._track_teacher(teacher, shares)
+        losses.update(self._sr_losses(self.scale, exit_seg, exit_cls, final_seg, final_cls, teacher, shares))
         return losses
 
     def _sr_f_teacher(self, exit_seg: List[torch.Tensor]) -> torch.Tensor:
@@ -239,10 +240,12 @@ class SelfRegulation(nn.Module):
         return torch.logsumexp(log_p, dim=0) - math.log(len(self.sr_f_teachers))
 
     def _sr_losses(self, scale: float, exit_seg: List[torch.Tensor], exit_cls: List[torch.Tensor],
-                   final_seg: torch.Tensor, final_cls: torch.Tensor, shares: torch.Tensor):
+                   final_seg: torch.Tensor, final_cls: torch.Tensor, teacher: torch.Tensor,
+                   shares: torch.Tensor):
         """
         "loss_sr_f" and "loss_sr_l" at ``scale``, from the exits' and the final output's (N, C, h, w)
-        segmentation and (N, C) image-level logits (shallowest exit first) and the label shares.
+        segmentation and (N, C) image-level logits (shallowest exit first), SR-F's (N, C, h, w)
+        teacher logits and the label shares.
         """
         zero = final_seg.new_zeros(())
         losses = {"loss_sr_f": zero, "loss_sr_l": zero}
@@ -255,7 +258,7 @@ class SelfRegulation(nn.Module):
                 # every student in one call: the teacher's argmax and gate computed once (float:
                 # under autocast the head's and the exits' logits may differ in precision)
                 stacked = torch.stack([s.float() for s in students])
-                terms = [sr_f_loss(stacked, self._sr_f_teacher(exit_seg), self.sr_f_mode, self.sr_f_tau,
+                terms = [sr_f_loss(stacked, teacher, self.sr_f_mode, self.sr_f_tau,
                                    self.sr_f_gate, shares, self.sr_f_class_balanced, mass)]
             losses["loss_sr_f"] = (scale * self.weight_dict["loss_sr_f"]) * sum(terms)
         if scale > 0 and self.weight_dict["loss_sr_l"] > 0:
