@@ -298,3 +298,27 @@ def test_a_dataset_with_other_classes_than_the_model_is_named(tiny_synthetic, tm
     with pytest.raises(ValueError, match="num_classes=6, but dataset 'camvid_sem_seg_val' has 11 classes"):
         train_net.main(_args(tiny_synthetic, str(out), camvid))
     assert not out.exists()
+
+
+def test_the_sr_schedule_comes_from_the_config_and_its_absence_is_said(caplog):
+    import logging
+
+    from detectron2.config import instantiate
+
+    from sr_d2.config import load_lazy_config
+    from sr_d2.engine import SRSchedule
+    from sr_d2.engine.train import sr_schedule
+
+    cfg = load_lazy_config(SR_CONFIG, ["sr_schedule.warmup=0.5"])
+    model = instantiate(cfg.model)
+    hook = sr_schedule(cfg, model)
+    assert isinstance(hook, SRSchedule) and hook.warmup == 0.5
+    del cfg.sr_schedule
+    logger = logging.getLogger("sr_d2")  # detectron2's setup_logger stops it propagating
+    logger.addHandler(caplog.handler)
+    try:
+        assert sr_schedule(cfg, model) is None
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert "no sr_schedule" in caplog.text and "no warm-up" in caplog.text
+    assert sr_schedule(load_lazy_config(CONFIG), instantiate(load_lazy_config(CONFIG).model)) is None

@@ -9,7 +9,14 @@ from typing import Optional
 import torch
 
 from detectron2.config import instantiate
-from detectron2.engine import create_ddp_model, default_argument_parser, default_setup, default_writers, hooks, launch
+from detectron2.engine import (
+    create_ddp_model,
+    default_argument_parser,
+    default_setup,
+    default_writers,
+    hooks,
+    launch,
+)
 from detectron2.evaluation import inference_on_dataset, print_csv_format
 from detectron2.utils import comm
 from detectron2.utils.env import seed_all_rng
