@@ -61,9 +61,12 @@ def benchmark(
     device: str,
     presets: Sequence[str],
     mea_only: bool = False,
+    amp: bool = False,
 ) -> List[Dict]:
     """
     Returns one dict per variant: name, train_s, infer_s, test_params, peak_mib (CUDA only);
+    with ``amp``, steps run under autocast as ``train.amp.enabled=True`` trains (float16 and a
+    gradient scaler on CUDA, as detectron2's AMPTrainer; bfloat16 on CPU);
     with ``mea_only``, each preset also as "SR <preset> MEA only" (SR-F and SR-L weighing 0).
     """
     variants = {"baseline": load_lazy_config(baseline_config).model}
@@ -85,14 +88,21 @@ def benchmark(
         models[name] = instantiate(cfg).to(device).train()
         optimizers[name] = torch.optim.SGD(models[name].parameters(), lr=1e-4, momentum=0.9)
 
+    device_type = device.split(":")[0]
+    autocast = torch.autocast(device_type, dtype=torch.float16 if device_type == "cuda" else torch.bfloat16,
+                              enabled=amp)
+    scaler = torch.amp.GradScaler(device_type, enabled=amp and device_type == "cuda")
+
     def train_step(name):
-        losses = models[name](inputs)
+        with autocast:
+            losses = models[name](inputs)
         optimizers[name].zero_grad()
-        sum(losses.values()).backward()
-        optimizers[name].step()
+        scaler.scale(sum(losses.values())).backward()
+        scaler.step(optimizers[name])
+        scaler.update()
 
     def infer_step(name):
-        with torch.no_grad():
+        with torch.no_grad(), autocast:
             models[name](inputs)
 
     train_times = {name: [] for name in models}
@@ -163,12 +173,14 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--presets", nargs="+", default=list(SR_PRESETS), choices=list(SR_PRESETS))
     parser.add_argument("--mea-only", action="store_true",
                         help="also time each preset with SR-F and SR-L off (the exits alone)")
+    parser.add_argument("--amp", action="store_true",
+                        help="mixed precision, as train.amp.enabled=True (float16 on CUDA, bfloat16 on CPU)")
     args = parser.parse_args(argv)
     results = benchmark(
         args.baseline, args.sr, size=args.size, batch=args.batch, iters=args.iters,
-        rounds=args.rounds, device=args.device, presets=args.presets, mea_only=args.mea_only,
+        rounds=args.rounds, device=args.device, presets=args.presets, mea_only=args.mea_only, amp=args.amp,
     )
-    print(f"device={args.device} threads={torch.get_num_threads()} batch={args.batch} "
+    print(f"device={args.device} amp={args.amp} threads={torch.get_num_threads()} batch={args.batch} "
           f"size={args.size[0]}x{args.size[1]} iters={args.iters} rounds={args.rounds} (median)")
     print(format_results(results))
 

@@ -42,3 +42,12 @@ def test_table_gives_each_variant_as_a_ratio_to_the_baseline():
         cell.strip() for cell in rows[1].split("|")[1:-1])
     assert (name, float(train_ms), train_ratio, float(infer_ms), infer_ratio, params) == (
         "SR", 230.0, "1.15x", 100.0, "1.00x", "1,000")
+
+
+def test_amp_runs_every_variant_under_autocast():
+    results = benchmark(
+        os.path.join(CONFIGS, "sem_seg_fpn_R18.py"), os.path.join(CONFIGS, "sr_sem_seg_fpn_R18.py"),
+        size=(64, 64), batch=1, iters=1, rounds=1, device="cpu", presets=["sr-d2"], amp=True,
+    )
+    assert [r["name"] for r in results] == ["baseline", "SR sr-d2"]
+    assert all(r["train_s"] > 0 and r["infer_s"] > 0 for r in results)

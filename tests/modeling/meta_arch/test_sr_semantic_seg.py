@@ -203,3 +203,13 @@ def test_base_model_and_older_sr_checkpoints_load_into_the_wrapped_head():
     loaded = fresh.state_dict()
     for key, value in baseline.items():
         assert torch.equal(loaded[key.replace("sem_seg_head.", "sem_seg_head.base_head.")], value), key
+
+
+def test_sr_trains_under_autocast():
+    # bfloat16 on CPU, as train.amp.enabled=True on a GPU: the head's and the exits' logits meet in SR-F
+    sr, _ = _models()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        losses = sr.train()(_batch())
+    assert all(torch.isfinite(v) for v in losses.values()) and losses["loss_sr_f"].item() > 0
+    sum(losses.values()).backward()
+    assert sr.self_regulation.exits["res3"].predictor.weight.grad.abs().sum() > 0
