@@ -85,7 +85,8 @@ def sem_seg_ce_loss(
     input-size label map against the logits repeated over each s x s cell.
 
     Args:
-        logits: (N, C, h, w); shares: (N, C, h, w) from :func:`label_shares`.
+        logits: (N, C, h, w), or (S, N, C, h, w): S predictions of the same labels, the sum of
+            their losses in one call; shares: (N, C, h, w) from :func:`label_shares`.
         class_balanced: every class in the labels weighs the same: the terms of class c are
             summed and divided by c's labelled mass, then averaged over the classes present (as
             :func:`sr_f_loss` balances its gated terms).
@@ -93,12 +94,12 @@ def sem_seg_ce_loss(
     Returns:
         scalar (0 if no pixel is labelled).
     """
-    _check_same_shape(logits, shares, "sem_seg_ce_loss")
-    terms = -(shares * F.log_softmax(logits.float(), dim=1))
+    _check_same_shape(logits if logits.dim() == 4 else logits[0], shares, "sem_seg_ce_loss")
+    terms = -(shares * F.log_softmax(logits.float(), dim=-3))
     if not class_balanced:
-        return terms.sum(dim=1).sum() / shares.sum().clamp(min=1e-6)
+        return terms.sum() / shares.sum().clamp(min=1e-6)
     mass = shares.sum(dim=(0, 2, 3)) if class_mass is None else class_mass
-    return _class_mean(terms.sum(dim=(0, 2, 3)), mass)
+    return _class_mean(terms.movedim(-3, 0).flatten(1).sum(dim=1), mass)
 
 
 def _class_mean(per_class: torch.Tensor, mass: torch.Tensor) -> torch.Tensor:
@@ -112,9 +113,13 @@ def image_cls_loss(cls_logits: torch.Tensor, image_labels: torch.Tensor) -> torc
     Image-level multi-label BCE, mean over images and classes.
 
     Args:
-        cls_logits: (N, C) logits; image_labels: (N, C) in [0, 1].
+        cls_logits: (N, C) logits, or (S, N, C): S predictions of the same labels, the sum of
+            their losses in one call; image_labels: (N, C) in [0, 1].
     """
-    return F.binary_cross_entropy_with_logits(cls_logits.float(), image_labels.float())
+    _check_same_shape(cls_logits if cls_logits.dim() == 2 else cls_logits[0], image_labels, "image_cls_loss")
+    terms = F.binary_cross_entropy_with_logits(
+        cls_logits.float(), image_labels.float().expand_as(cls_logits), reduction="none")
+    return terms.sum() / image_labels.numel()
 
 
 def _pixel_kl(student: torch.Tensor, teacher: torch.Tensor, tau: float) -> torch.Tensor:
@@ -214,14 +219,18 @@ def sr_l_loss(
             BCE between sigmoid(student) and the soft target sigmoid(teacher), mean over N and C.
             mode "pixel": (N, C, h, w) segmentation logits, loss is the pixel KL divergence between
             the tau-softened distributions times tau^2, mean over pixels.
-            The teacher is detached here.
+            The student may be stacked, (S, N, C) or (S, N, C, h, w): S students of the one
+            teacher, the sum of their losses. The teacher is detached here.
     Returns:
         scalar.
     """
-    _check_same_shape(student, teacher, "sr_l_loss")
+    if mode not in ("image", "pixel"):
+        raise ValueError(f"sr_l_loss: mode must be 'image' or 'pixel', not {mode!r}")
+    unstacked = 2 if mode == "image" else 4
+    _check_same_shape(student if student.dim() == unstacked else student[0], teacher, "sr_l_loss")
     teacher = teacher.detach().float()
     if mode == "image":
-        return F.binary_cross_entropy_with_logits(student.float(), torch.sigmoid(teacher))
-    if mode == "pixel":
-        return (_pixel_kl(student, teacher, tau) * tau**2).mean()
-    raise ValueError(f"sr_l_loss: mode must be 'image' or 'pixel', not {mode!r}")
+        terms = F.binary_cross_entropy_with_logits(
+            student.float(), torch.sigmoid(teacher).expand_as(student), reduction="none")
+        return terms.sum() / teacher.numel()
+    return (_pixel_kl(student, teacher, tau) * tau**2).sum() / teacher[:, 0].numel()

@@ -12,7 +12,7 @@ composed in one module that any segmentation meta-architecture calls in training
   SR-L: S_0 (final) teaches S_1..S_K                 (context given to the shallow layers)
 """
 import math
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Dict, Mapping, Optional, Sequence
 
 import torch
 from torch import nn
@@ -216,59 +216,51 @@ class SelfRegulation(nn.Module):
                               self.label_sampling)
         size = tuple(shares.shape[-2:])
         exits = [self.exits[name](features[name]) for name in self.in_features]
-        exit_seg = [_resized(seg, size) for seg, _ in exits]
-        exit_cls = [cls for _, cls in exits]
-        final_seg, final_cls = _resized(final_logits, size), self.final_image_classifier(final_logits)
+        # the exits' and the final output's logits, shallowest first and the final output last, in
+        # one tensor each so that every loss runs once over all of them: (K+1, N, C, h, w), (K+1, N, C)
+        seg = torch.stack([_resized(s, size) for s, _ in exits] + [_resized(final_logits, size)]).float()
+        cls = torch.stack([c for _, c in exits] + [self.final_image_classifier(final_logits)]).float()
 
         losses = {
-            "loss_exit_seg": self.weight_dict["loss_exit_seg"]
-            * sum(sem_seg_ce_loss(s, shares) for s in exit_seg),
-            "loss_exit_cls": self.weight_dict["loss_exit_cls"]
-            * sum(image_cls_loss(c, image_labels) for c in exit_cls + [final_cls]),
+            "loss_exit_seg": self.weight_dict["loss_exit_seg"] * sem_seg_ce_loss(seg[:-1], shares),
+            "loss_exit_cls": self.weight_dict["loss_exit_cls"] * image_cls_loss(cls, image_labels),
         }
-        teacher = self._sr_f_teacher(exit_seg)  # formed once: tracked, and SR-F's teacher
+        teacher = self._sr_f_teacher(seg)  # formed once: tracked, and SR-F's teacher
         if self.training:
             self._track_teacher(teacher, shares)
-        losses.update(self._sr_losses(self.scale, exit_seg, exit_cls, final_seg, final_cls, teacher, shares))
+        losses.update(self._sr_losses(self.scale, seg, cls, teacher, shares))
         return losses
 
-    def _sr_f_teacher(self, exit_seg: List[torch.Tensor]) -> torch.Tensor:
-        """(N, C, h, w) SR-F's teacher logits: its exit's, or the log of its exits' mean probabilities."""
+    def _sr_f_teacher(self, seg: torch.Tensor) -> torch.Tensor:
+        """(N, C, h, w) SR-F's teacher logits from the (K+1, N, C, h, w) logits: its exit's, or the
+        log of its exits' mean probabilities."""
         if len(self.sr_f_teachers) == 1:
-            return exit_seg[self.sr_f_teachers[0]]
-        log_p = torch.stack([F.log_softmax(exit_seg[i].float(), dim=1) for i in self.sr_f_teachers])
+            return seg[self.sr_f_teachers[0]]
+        log_p = F.log_softmax(seg[self.sr_f_teachers], dim=2)
         return torch.logsumexp(log_p, dim=0) - math.log(len(self.sr_f_teachers))
 
-    def _sr_losses(self, scale: float, exit_seg: List[torch.Tensor], exit_cls: List[torch.Tensor],
-                   final_seg: torch.Tensor, final_cls: torch.Tensor, teacher: torch.Tensor,
-                   shares: torch.Tensor):
+    def _sr_losses(self, scale: float, seg: torch.Tensor, cls: torch.Tensor, teacher: torch.Tensor,
+                   shares: torch.Tensor) -> Dict[str, torch.Tensor]:
         """
-        "loss_sr_f" and "loss_sr_l" at ``scale``, from the exits' and the final output's (N, C, h, w)
-        segmentation and (N, C) image-level logits (shallowest exit first), SR-F's (N, C, h, w)
-        teacher logits and the label shares.
+        "loss_sr_f" and "loss_sr_l" at ``scale``, from the (K+1, N, C, h, w) segmentation and
+        (K+1, N, C) image-level logits (the K exits shallowest first, then the final output),
+        SR-F's (N, C, h, w) teacher logits and the label shares.
         """
-        zero = final_seg.new_zeros(())
+        zero = seg.new_zeros(())
         losses = {"loss_sr_f": zero, "loss_sr_l": zero}
         if scale > 0 and self.weight_dict["loss_sr_f"] > 0:
-            students = exit_seg[self.sr_f_teachers[-1] + 1 :] + [final_seg]
+            students = seg[self.sr_f_teachers[-1] + 1 :]  # the exits after the teacher, and the output
             mass = _class_mass(shares) if self.sr_f_class_balanced else None
             if self.sr_f_target == "labels":
-                terms = [sem_seg_ce_loss(s, shares, self.sr_f_class_balanced, mass) for s in students]
+                loss = sem_seg_ce_loss(students, shares, self.sr_f_class_balanced, mass)
             else:
-                # every student in one call: the teacher's argmax and gate computed once (float:
-                # under autocast the head's and the exits' logits may differ in precision)
-                stacked = torch.stack([s.float() for s in students])
-                terms = [sr_f_loss(stacked, teacher, self.sr_f_mode, self.sr_f_tau,
-                                   self.sr_f_gate, shares, self.sr_f_class_balanced, mass)]
-            losses["loss_sr_f"] = (scale * self.weight_dict["loss_sr_f"]) * sum(terms)
+                loss = sr_f_loss(students, teacher, self.sr_f_mode, self.sr_f_tau, self.sr_f_gate, shares,
+                                 self.sr_f_class_balanced, mass)
+            losses["loss_sr_f"] = (scale * self.weight_dict["loss_sr_f"]) * loss
         if scale > 0 and self.weight_dict["loss_sr_l"] > 0:
-            if self.sr_l_mode == "image":
-                pairs = [(c, final_cls) for c in exit_cls]
-            else:
-                pairs = [(s, final_seg) for s in exit_seg]
-            losses["loss_sr_l"] = (scale * self.weight_dict["loss_sr_l"]) * sum(
-                sr_l_loss(s, t, self.sr_l_mode, self.sr_l_tau) for s, t in pairs
-            )
+            outputs = cls if self.sr_l_mode == "image" else seg
+            losses["loss_sr_l"] = (scale * self.weight_dict["loss_sr_l"]) * sr_l_loss(
+                outputs[:-1], outputs[-1], self.sr_l_mode, self.sr_l_tau)
         return losses
 
 

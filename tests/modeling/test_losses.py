@@ -220,19 +220,47 @@ def test_sr_f_gate_weighs_a_cell_by_the_share_of_the_teachers_class():
         sr_f_loss(student, teacher, gate="always", shares=shares)
 
 
+def _assert_stacked_is_the_sum(loss, students):
+    """``loss`` of the stacked students equals the sum of its per-student values, and so do the gradients."""
+    one_by_one = sum(loss(s) for s in students)
+    stacked = loss(torch.stack(students))
+    assert stacked.item() == pytest.approx(one_by_one.item(), rel=1e-6)
+    expected = torch.autograd.grad(one_by_one, students)
+    for got, want in zip(torch.autograd.grad(stacked, students), expected):
+        assert torch.allclose(got, want, rtol=1e-5, atol=1e-8)
+
+
+def _random_case(g, *shape):
+    students = [torch.randn(*shape, generator=g, requires_grad=True) for _ in range(3)]
+    shares = label_shares(torch.randint(0, 4, (2, 20, 24), generator=g), 3, 3, stride=4)
+    return students, torch.randn(*shape, generator=g), shares
+
+
 @pytest.mark.parametrize("mode,gate,balanced", [
     ("hard", "none", False), ("hard", "teacher_right", False), ("hard", "teacher_right", True),
     ("hard", "teacher_right_student_wrong", True), ("soft", "teacher_right", True), ("soft", "none", False),
 ])
 def test_sr_f_on_stacked_students_is_the_sum_over_them_values_and_gradients(mode, gate, balanced):
-    g = torch.Generator().manual_seed(0)
-    students = [torch.randn(2, 3, 5, 6, generator=g, requires_grad=True) for _ in range(3)]
-    teacher = torch.randn(2, 3, 5, 6, generator=g)
-    shares = label_shares(torch.randint(0, 4, (2, 20, 24), generator=g), 3, 3, stride=4)
+    students, teacher, shares = _random_case(torch.Generator().manual_seed(0), 2, 3, 5, 6)
     kwargs = dict(mode=mode, tau=2.0, gate=gate, shares=shares, class_balanced=balanced)
-    one_by_one = sum(sr_f_loss(s, teacher, **kwargs) for s in students)
-    stacked = sr_f_loss(torch.stack(students), teacher, **kwargs)
-    assert stacked.item() == pytest.approx(one_by_one.item(), rel=1e-6)
-    expected = torch.autograd.grad(one_by_one, students)
-    for got, want in zip(torch.autograd.grad(stacked, students), expected):
-        assert torch.allclose(got, want, rtol=1e-5, atol=1e-8)
+    _assert_stacked_is_the_sum(lambda s: sr_f_loss(s, teacher, **kwargs), students)
+
+
+@pytest.mark.parametrize("balanced", [False, True])
+def test_label_ce_on_stacked_predictions_is_the_sum_over_them(balanced):
+    students, _, shares = _random_case(torch.Generator().manual_seed(1), 2, 3, 5, 6)
+    mass = torch.tensor([3.0, 1.5, 7.5])  # as under DDP: the mean over the processes
+    _assert_stacked_is_the_sum(lambda s: sem_seg_ce_loss(s, shares, balanced, mass if balanced else None),
+                               students)
+
+
+def test_image_bce_and_sr_l_on_stacked_students_are_the_sums_over_them():
+    g = torch.Generator().manual_seed(2)
+    image_students, image_teacher, _ = _random_case(g, 2, 3)
+    labels = torch.tensor([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
+    _assert_stacked_is_the_sum(lambda s: image_cls_loss(s, labels), image_students)
+    _assert_stacked_is_the_sum(lambda s: sr_l_loss(s, image_teacher, "image"), image_students)
+    pixel_students, pixel_teacher, _ = _random_case(g, 2, 3, 5, 6)
+    _assert_stacked_is_the_sum(lambda s: sr_l_loss(s, pixel_teacher, "pixel", tau=2.0), pixel_students)
+    with pytest.raises(ValueError, match=r"image_cls_loss: \(2, 3\) and \(2, 4\)"):
+        image_cls_loss(torch.stack(image_students), torch.zeros(2, 4))
