@@ -3,6 +3,8 @@ Cost of Self-Regulation: training-step time (and peak memory on CUDA) of the bas
 the SR model under each preset, plus inference time and test-time parameters, side by side in one
 process. Variants are timed in interleaved rounds on the same random batch; ratios are to the
 baseline. ``--mea-only`` adds each preset with SR-F and SR-L off: the exits' share of the cost.
+``--profile`` then runs torch.profiler over the baseline's and the first SR variant's training
+steps and prints the operators that take the extra time (CPU time; kernel time and launches on CUDA).
 
     python -m sr_d2.tools.benchmark --baseline configs/camvid/sem_seg_fpn_R18.py \\
         --sr configs/camvid/sr_sem_seg_fpn_R18.py --size 224 288 --batch 4
@@ -11,9 +13,11 @@ import argparse
 import copy
 import statistics
 import time
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
+from torch.autograd import DeviceType
+from torch.profiler import ProfilerActivity, profile
 from tabulate import tabulate
 
 from detectron2.config import instantiate
@@ -40,6 +44,11 @@ def _batch(n: int, h: int, w: int, num_classes: int, device: str, seed: int = 0)
     ]
 
 
+def _paired_ratio(times: Sequence[float], baseline_times: Sequence[float]) -> float:
+    """Median over rounds of ``times[r] / baseline_times[r]``."""
+    return statistics.median(t / b for t, b in zip(times, baseline_times))
+
+
 def _timed(step: Callable[[], None], iters: int, device: str) -> float:
     """Mean seconds per call of ``step`` over ``iters`` calls."""
     _sync(device)
@@ -48,6 +57,31 @@ def _timed(step: Callable[[], None], iters: int, device: str) -> float:
         step()
     _sync(device)
     return (time.perf_counter() - start) / iters
+
+
+def profile_steps(step: Callable[[], None], iters: int, device: str) -> Dict[str, Tuple[float, float]]:
+    """
+    {operator: (calls per step, self ms per step)} over ``iters`` calls of ``step`` under
+    torch.profiler: CPU time of each operator on CPU; on CUDA, device time, and the kernels
+    (launches) under the key "kernel launches".
+    """
+    cuda = device.startswith("cuda")
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as prof:
+        for _ in range(iters):
+            step()
+        _sync(device)
+    ops: Dict[str, Tuple[float, float]] = {}
+    launches = 0
+    for event in prof.key_averages():
+        if cuda and event.device_type == DeviceType.CUDA:
+            launches += event.count
+            continue
+        self_us = event.self_device_time_total if cuda else event.self_cpu_time_total
+        ops[event.key] = (event.count / iters, self_us / iters / 1e3)
+    if cuda:
+        ops["kernel launches"] = (launches / iters, 0.0)
+    return ops
 
 
 def benchmark(
@@ -62,12 +96,17 @@ def benchmark(
     presets: Sequence[str],
     mea_only: bool = False,
     amp: bool = False,
+    profiled: bool = False,
 ) -> List[Dict]:
     """
-    Returns one dict per variant: name, train_s, infer_s, test_params, peak_mib (CUDA only);
+    Returns one dict per variant: name, train_s, infer_s (medians over the rounds), train_ratio,
+    infer_ratio (medians over the rounds of the ratio to the baseline's time in the same round, so
+    that a drift of the machine's speed between rounds cancels), test_params, peak_mib (CUDA only);
     with ``amp``, steps run under autocast as ``train.amp.enabled=True`` trains (float16 and a
     gradient scaler on CUDA, as detectron2's AMPTrainer; bfloat16 on CPU);
-    with ``mea_only``, each preset also as "SR <preset> MEA only" (SR-F and SR-L weighing 0).
+    with ``mea_only``, each preset also as "SR <preset> MEA only" (SR-F and SR-L weighing 0);
+    with ``profiled``, the baseline's and the first SR variant's dicts also hold "profile",
+    :func:`profile_steps` of ``iters`` training steps.
     """
     variants = {"baseline": load_lazy_config(baseline_config).model}
     sr_model = load_lazy_config(sr_config).model
@@ -124,6 +163,12 @@ def benchmark(
             model.eval()
             infer_times[name].append(_timed(lambda: infer_step(name), iters, device))
 
+    profiles = {}
+    if profiled:
+        for name in list(models)[:2]:
+            models[name].train()
+            profiles[name] = profile_steps(lambda: train_step(name), iters, device)
+
     results = []
     for name, model in models.items():
         sr = getattr(model, "self_regulation", None)
@@ -133,10 +178,14 @@ def benchmark(
                 name=name,
                 train_s=statistics.median(train_times[name]),
                 infer_s=statistics.median(infer_times[name]),
+                train_ratio=_paired_ratio(train_times[name], train_times["baseline"]),
+                infer_ratio=_paired_ratio(infer_times[name], infer_times["baseline"]),
                 test_params=sum(p.numel() for p in model.parameters()) - sr_params,
                 peak_mib=peak.get(name),
             )
         )
+        if name in profiles:
+            results[-1]["profile"] = profiles[name]
     return results
 
 
@@ -147,9 +196,9 @@ def format_results(results: List[Dict]) -> str:
         row = [
             r["name"],
             f"{r['train_s'] * 1e3:.1f}",
-            f"{r['train_s'] / base['train_s']:.2f}x",
+            f"{r['train_ratio']:.2f}x",
             f"{r['infer_s'] * 1e3:.1f}",
-            f"{r['infer_s'] / base['infer_s']:.2f}x",
+            f"{r['infer_ratio']:.2f}x",
             f"{r['test_params']:,}",
         ]
         if r["peak_mib"] is not None:
@@ -159,6 +208,25 @@ def format_results(results: List[Dict]) -> str:
     if base["peak_mib"] is not None:
         headers += ["train peak MiB", "ratio"]
     return tabulate(rows, headers=headers, tablefmt="pipe")
+
+
+def format_profile(baseline: Dict[str, Tuple[float, float]], sr: Dict[str, Tuple[float, float]],
+                   top: int = 15) -> str:
+    """The ``top`` operators by the time per step SR adds to the baseline (:func:`profile_steps`), then the total."""
+    def extra(name):
+        return sr.get(name, (0, 0.0))[1] - baseline.get(name, (0, 0.0))[1]
+
+    ops = sorted((set(baseline) | set(sr)) - {"kernel launches"}, key=extra, reverse=True)[:top]
+    rows = []
+    for name in ops + [n for n in ("kernel launches",) if n in sr]:
+        (base_calls, base_ms), (sr_calls, sr_ms) = baseline.get(name, (0, 0.0)), sr.get(name, (0, 0.0))
+        rows.append([name, f"{base_calls:g}", f"{base_ms:.2f}", f"{sr_calls:g}", f"{sr_ms:.2f}", f"{extra(name):+.2f}"])
+    calls = [sum(c for k, (c, _) in p.items() if k != "kernel launches") for p in (baseline, sr)]
+    totals = [sum(ms for _, ms in p.values()) for p in (baseline, sr)]
+    rows.append(["all operators", f"{calls[0]:g}", f"{totals[0]:.2f}", f"{calls[1]:g}", f"{totals[1]:.2f}",
+                 f"{totals[1] - totals[0]:+.2f}"])
+    headers = ["operator (per step)", "baseline calls", "ms", "SR calls", "ms", "SR - baseline ms"]
+    return tabulate(rows, headers=headers, tablefmt="pipe", disable_numparse=True)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -175,14 +243,20 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                         help="also time each preset with SR-F and SR-L off (the exits alone)")
     parser.add_argument("--amp", action="store_true",
                         help="mixed precision, as train.amp.enabled=True (float16 on CUDA, bfloat16 on CPU)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also profile --iters training steps of the baseline and the first SR variant")
     args = parser.parse_args(argv)
     results = benchmark(
         args.baseline, args.sr, size=args.size, batch=args.batch, iters=args.iters,
         rounds=args.rounds, device=args.device, presets=args.presets, mea_only=args.mea_only, amp=args.amp,
+        profiled=args.profile,
     )
     print(f"device={args.device} amp={args.amp} threads={torch.get_num_threads()} batch={args.batch} "
           f"size={args.size[0]}x{args.size[1]} iters={args.iters} rounds={args.rounds} (median)")
     print(format_results(results))
+    if args.profile:
+        print(f"\nWhere {results[1]['name']}'s extra time goes ({args.iters} steps profiled, self time):")
+        print(format_profile(results[0]["profile"], results[1]["profile"]))
 
 
 if __name__ == "__main__":

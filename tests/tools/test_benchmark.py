@@ -2,7 +2,7 @@ import os
 
 from detectron2.config import instantiate
 
-from sr_d2.tools.benchmark import benchmark, format_results
+from sr_d2.tools.benchmark import benchmark, format_profile, format_results
 
 CONFIGS = os.path.join(os.path.dirname(__file__), "..", "..", "configs", "synthetic")
 
@@ -35,8 +35,10 @@ def test_mea_only_adds_each_preset_with_sr_f_and_sr_l_off(monkeypatch):
 
 
 def test_table_gives_each_variant_as_a_ratio_to_the_baseline():
-    results = [dict(name="baseline", train_s=0.2, infer_s=0.1, test_params=1000, peak_mib=None),
-               dict(name="SR", train_s=0.23, infer_s=0.1, test_params=1000, peak_mib=None)]
+    results = [dict(name="baseline", train_s=0.2, infer_s=0.1, train_ratio=1.0, infer_ratio=1.0,
+                    test_params=1000, peak_mib=None),
+               dict(name="SR", train_s=0.23, infer_s=0.1, train_ratio=1.15, infer_ratio=1.0,
+                    test_params=1000, peak_mib=None)]
     rows = format_results(results).splitlines()[2:]
     name, train_ms, train_ratio, infer_ms, infer_ratio, params = (
         cell.strip() for cell in rows[1].split("|")[1:-1])
@@ -51,3 +53,24 @@ def test_amp_runs_every_variant_under_autocast():
     )
     assert [r["name"] for r in results] == ["baseline", "SR sr-d2"]
     assert all(r["train_s"] > 0 and r["infer_s"] > 0 for r in results)
+
+
+def test_profile_covers_the_baseline_and_the_first_sr_variant_and_ranks_sr_s_extra_time():
+    results = benchmark(
+        os.path.join(CONFIGS, "sem_seg_fpn_R18.py"), os.path.join(CONFIGS, "sr_sem_seg_fpn_R18.py"),
+        size=(64, 64), batch=1, iters=1, rounds=1, device="cpu", presets=["sr-d2", "official"], profiled=True,
+    )
+    assert ["profile" in r for r in results] == [True, True, False]
+    base, sr = results[0]["profile"], results[1]["profile"]
+    # SR's exits add convolutions and its losses a softmax the baseline's CE has once
+    assert sr["aten::convolution"][0] > base["aten::convolution"][0]
+    assert sr["aten::_log_softmax"][0] > base["aten::_log_softmax"][0]
+
+
+def test_profile_table_ranks_operators_by_the_time_sr_adds():
+    base = {"aten::conv2d": (10, 5.0), "aten::add": (4, 1.0)}
+    sr = {"aten::conv2d": (14, 6.0), "aten::add": (4, 1.0), "aten::_log_softmax": (3, 2.5)}
+    rows = [[c.strip() for c in row.split("|")[1:-1]] for row in format_profile(base, sr).splitlines()[2:]]
+    assert [r[0] for r in rows] == ["aten::_log_softmax", "aten::conv2d", "aten::add", "all operators"]
+    assert rows[0][1:] == ["0", "0.00", "3", "2.50", "+2.50"]
+    assert rows[-1][1:] == ["14", "6.00", "21", "9.50", "+3.50"]
