@@ -26,6 +26,7 @@ from detectron2.utils import comm
 from .exit_head import ExitHead, ImageClassifier
 from .losses import (
     SR_F_GATES,
+    class_argmax,
     image_cls_loss,
     image_labels_from_mask,
     label_shares,
@@ -188,7 +189,7 @@ class SelfRegulation(nn.Module):
     @torch.no_grad()
     def _track_teacher(self, teacher: torch.Tensor, shares: torch.Tensor) -> None:
         """Update the teacher's running accuracy with (N, C, h, w) logits and label shares."""
-        hits = shares.gather(1, teacher.argmax(dim=1, keepdim=True)).sum()
+        hits = shares.gather(1, class_argmax(teacher, dim=1)[:, None]).sum()
         self.teacher_accuracy.mul_(0.9).add_(0.1 * hits / shares.sum().clamp(min=1e-6))
 
     def forward(

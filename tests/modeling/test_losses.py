@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from sr_d2.modeling.losses import (
+    class_argmax,
     image_cls_loss,
     image_labels_from_mask,
     label_shares,
@@ -264,3 +265,9 @@ def test_image_bce_and_sr_l_on_stacked_students_are_the_sums_over_them():
     _assert_stacked_is_the_sum(lambda s: sr_l_loss(s, pixel_teacher, "pixel", tau=2.0), pixel_students)
     with pytest.raises(ValueError, match=r"image_cls_loss: \(2, 3\) and \(2, 4\)"):
         image_cls_loss(torch.stack(image_students), torch.zeros(2, 4))
+
+
+def test_class_argmax_is_argmax_ties_included():
+    logits = torch.randint(0, 3, (2, 5, 4, 6, 7), generator=torch.Generator().manual_seed(3)).float()
+    for dim in (1, 2, 4):
+        assert torch.equal(class_argmax(logits, dim), logits.argmax(dim=dim))
