@@ -61,13 +61,13 @@ SR_PRESETS = {
     # class shares, SR-F only where its teacher is right, each class weighing the same in it
     # (docs/studies.md, "CamVid seed study" and "Choosing the defaults").
     "sr-d2": dict(
-        conv_dims=64, conv_kernels=(1, 3), norm="BN", loss_stride=4, label_sampling="area",
-        **{**_OFFICIAL_LOSSES, "sr_f_gate": "teacher_right", "sr_f_class_balanced": True},
+        conv_dims=64, conv_kernels=(1, 3), norm="BN", backbone_grad_scale=1.0, loss_stride=4,
+        label_sampling="area", **{**_OFFICIAL_LOSSES, "sr_f_gate": "teacher_right", "sr_f_class_balanced": True},
     ),
     # The official code (DeepLab-v2 demo): its exits, full-resolution losses.
     "official": dict(
-        conv_dims=256, conv_kernels=(3, 3), norm="BN", loss_stride=1, label_sampling="area",
-        **_OFFICIAL_LOSSES,
+        conv_dims=256, conv_kernels=(3, 3), norm="BN", backbone_grad_scale=1.0, loss_stride=1,
+        label_sampling="area", **_OFFICIAL_LOSSES,
     ),
 }
 
@@ -113,6 +113,7 @@ class SelfRegulation(nn.Module):
         sr_f_class_balanced: bool,
         sr_l_mode: str,
         sr_l_tau: float,
+        backbone_grad_scale: float = 1.0,
     ):
         """
         Args:
@@ -136,6 +137,10 @@ class SelfRegulation(nn.Module):
                 label shares (:func:`sem_seg_ce_loss`, balanced as ``sr_f_class_balanced``
                 says; mode, tau and gate do not apply).
             sr_l_mode, sr_l_tau: SR-L, see :func:`sr_l_loss`.
+            backbone_grad_scale: the gradient the exits send into the backbone features is
+                multiplied by this: 1 trains the backbone with every exit loss (the paper), 0
+                detaches the exits' inputs (the exits learn, the backbone is left to the model's
+                heads, as a model whose other heads share it may need), between scales it.
         """
         super().__init__()
         _check_settings(
@@ -144,6 +149,7 @@ class SelfRegulation(nn.Module):
             sr_f_class_balanced=sr_f_class_balanced,
             sr_l_mode=sr_l_mode,
             weight_dict=weight_dict, temperatures=dict(sr_f_tau=sr_f_tau, sr_l_tau=sr_l_tau),
+            backbone_grad_scale=backbone_grad_scale,
         )
         ordered = sorted(input_shape.items(), key=lambda kv: kv[1].stride)
         self.in_features = [name for name, _ in ordered]
@@ -171,6 +177,7 @@ class SelfRegulation(nn.Module):
         self.sr_f_tau, self.sr_f_gate, self.sr_f_target = sr_f_tau, sr_f_gate, sr_f_target
         self.sr_f_class_balanced = sr_f_class_balanced
         self.sr_l_mode, self.sr_l_tau = sr_l_mode, sr_l_tau
+        self.backbone_grad_scale = float(backbone_grad_scale)
         self.scale = 1.0  # on SR-F and SR-L; set by SRSchedule
         # the teacher's running pixel accuracy (labelled pixels, exponential average)
         self.register_buffer("teacher_accuracy", torch.tensor(0.0))
@@ -216,7 +223,8 @@ class SelfRegulation(nn.Module):
         shares = label_shares(targets, self.num_classes, self.ignore_value, self.loss_stride,
                               self.label_sampling)
         size = tuple(shares.shape[-2:])
-        exits = [self.exits[name](features[name]) for name in self.in_features]
+        exits = [self.exits[name](_grad_scaled(features[name], self.backbone_grad_scale))
+                 for name in self.in_features]
         # the exits' and the final output's logits, shallowest first and the final output last, in
         # one tensor each so that every loss runs once over all of them: (K+1, N, C, h, w), (K+1, N, C)
         seg = torch.stack([_resized(s, size) for s, _ in exits] + [_resized(final_logits, size)]).float()
@@ -275,6 +283,26 @@ def _class_mass(shares: torch.Tensor) -> torch.Tensor:
     return mass
 
 
+class _GradScale(torch.autograd.Function):
+    """The identity forward; backward, the gradient times ``scale``."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, scale: float) -> torch.Tensor:
+        ctx.scale = scale
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return grad * ctx.scale, None
+
+
+def _grad_scaled(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """``x``, its gradient multiplied by ``scale`` on the way back (detached at 0)."""
+    if scale == 1:
+        return x
+    return x.detach() if scale == 0 else _GradScale.apply(x, scale)
+
+
 def _resized(logits: torch.Tensor, size) -> torch.Tensor:
     """(N, C, h, w) logits resized (bilinear) to ``size``."""
     if tuple(logits.shape[-2:]) == tuple(size):
@@ -283,7 +311,8 @@ def _resized(logits: torch.Tensor, size) -> torch.Tensor:
 
 
 def _check_settings(input_shape, *, num_classes, loss_stride, label_sampling, sr_f_mode, sr_f_gate,
-                    sr_f_target, sr_f_class_balanced, sr_l_mode, weight_dict, temperatures) -> None:
+                    sr_f_target, sr_f_class_balanced, sr_l_mode, weight_dict, temperatures,
+                    backbone_grad_scale) -> None:
     """Raise ValueError naming the first SelfRegulation setting that cannot work."""
     problems = []
     if len(input_shape) < 2:
@@ -292,7 +321,8 @@ def _check_settings(input_shape, *, num_classes, loss_stride, label_sampling, sr
         problems.append(f"weight_dict must give a weight to each of {list(LOSSES)} and to nothing else, "
                         f"got {dict(weight_dict) if isinstance(weight_dict, Mapping) else weight_dict!r}")
         weight_dict = {}
-    numbers = {**{f"weight_dict[{k!r}]": v for k, v in weight_dict.items()}, **temperatures}
+    numbers = {**{f"weight_dict[{k!r}]": v for k, v in weight_dict.items()}, **temperatures,
+               "backbone_grad_scale": backbone_grad_scale}
     for name, value in numbers.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             problems.append(f"{name} must be a number >= 0, got {value!r}")

@@ -58,6 +58,10 @@ VARIANTS: Dict[str, List[str]] = {
     "plain-ce": [f"{SR}sr_f_teacher=res3", f"{SR}sr_f_target=labels",
                  f"{SR}sr_f_class_balanced=False"],
     "sr-l-off": [f"{SR}weight_dict.loss_sr_l=0"],
+    # The exits' pull on a backbone that other heads share (Panoptic-FPN's RPN and ROI heads):
+    # their gradient into it at a tenth, or none (the exits learn on detached features).
+    "backbone-grad-0.1": [f"{SR}backbone_grad_scale=0.1"],
+    "backbone-detached": [f"{SR}backbone_grad_scale=0"],
     "adaptive": ["sr_schedule.warmup=0.1", "sr_schedule.switch_on_accuracy=0.85"],
 }
 

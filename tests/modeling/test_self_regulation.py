@@ -76,6 +76,31 @@ def test_mea_losses_reach_every_exit_and_the_features():
     assert all(g > 0 for g in _grads(losses["loss_exit_cls"], list(sr.final_image_classifier.parameters())))
 
 
+def _feature_grads(sr, features, final_logits, targets):
+    """The losses, and the gradient of their sum with respect to each feature."""
+    features = {k: f.clone().requires_grad_() for k, f in features.items()}
+    losses = sr(features, final_logits, targets)
+    return losses, torch.autograd.grad(sum(losses.values()), list(features.values()), allow_unused=True)
+
+
+def test_backbone_grad_scale_scales_what_the_exits_send_into_the_features_and_nothing_else():
+    inputs = _inputs()
+    sr = _sr()
+    full_losses, full = _feature_grads(sr, *inputs)
+    sr.backbone_grad_scale = 0.1
+    losses, scaled = _feature_grads(sr, *inputs)
+    for key, value in full_losses.items():  # the same forward: equal losses, bit for bit
+        assert torch.equal(losses[key], value), key
+    for got, want in zip(scaled, full):
+        assert torch.allclose(got, 0.1 * want, rtol=1e-5, atol=1e-9)
+    sr.backbone_grad_scale = 0.0
+    losses, detached = _feature_grads(sr, *inputs)
+    assert all(g is None for g in detached)
+    # the exits still learn, and SR still reaches the final output
+    assert all(g > 0 for g in _grads(losses["loss_exit_seg"], list(sr.exits["res2"].predictor.parameters())))
+    assert _grads(losses["loss_sr_f"], [inputs[1]])[0] > 0
+
+
 @pytest.mark.parametrize("setting,message", [
     (dict(weight_dict={**WEIGHTS, "loss_sr_f": "abc"}), r"weight_dict\['loss_sr_f'\] must be a number"),
     (dict(weight_dict={**WEIGHTS, "loss_sr_x": 1.0}), "weight_dict must give a weight to each of"),
@@ -87,6 +112,7 @@ def test_mea_losses_reach_every_exit_and_the_features():
     (dict(sr_f_gate="none"), "needs an sr_f_gate other than 'none'.*set sr_f_class_balanced=False"),
     (dict(sr_f_class_balanced="yes"), "sr_f_class_balanced must be True or False"),
     (dict(sr_f_target="oracle"), "sr_f_target must be one of"),
+    (dict(backbone_grad_scale=-1), "backbone_grad_scale must be a number >= 0"),
 ])
 def test_bad_settings_fail_at_build_naming_the_setting(setting, message):
     with pytest.raises(ValueError, match=message):
