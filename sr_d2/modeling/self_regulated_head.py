@@ -1,4 +1,4 @@
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import torch
 from torch import nn
@@ -65,6 +65,9 @@ class SelfRegulatedHead(nn.Module):
         # the inputs of the batch being trained on, for their "image_labels": set by the
         # meta-architecture (detectron2's give the head features and label maps only)
         self.batched_inputs: Optional[List[dict]] = None
+        # (batched_inputs, the head's (N, H, W) label maps) -> the exits' label maps, when the
+        # exits' classes are not the head's (SRPanopticFPN's full-class exits); None: the same maps
+        self.exit_targets: Optional[Callable[[Optional[List[dict]], torch.Tensor], torch.Tensor]] = None
 
     @property
     def ignore_value(self) -> int:
@@ -87,6 +90,8 @@ class SelfRegulatedHead(nn.Module):
         losses = self.base_head.losses(outputs, targets, *extra)
         logits = outputs[0] if isinstance(outputs, tuple) else outputs
         sr = self.self_regulation
+        if self.exit_targets is not None:
+            targets = self.exit_targets(self.batched_inputs, targets)
         image_labels = image_labels_of(self.batched_inputs, targets, sr.num_classes, sr.ignore_value)
         weight = getattr(self.base_head, "loss_weight", 1.0)
         losses.update({k: v * weight for k, v in sr(features, logits, targets, image_labels).items()})

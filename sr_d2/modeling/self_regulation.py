@@ -114,6 +114,7 @@ class SelfRegulation(nn.Module):
         sr_l_mode: str,
         sr_l_tau: float,
         backbone_grad_scale: float = 1.0,
+        final_classes: Optional[Sequence[int]] = None,
     ):
         """
         Args:
@@ -141,6 +142,12 @@ class SelfRegulation(nn.Module):
                 multiplied by this: 1 trains the backbone with every exit loss (the paper), 0
                 detaches the exits' inputs (the exits learn, the backbone is left to the model's
                 heads, as a model whose other heads share it may need), between scales it.
+            final_classes: when the final output's classes group the exits' (Panoptic-FPN: its
+                head has one "things" class, the exits each thing class), the final class of each
+                of the exits' ``num_classes`` classes; None: the same classes. The exits learn
+                their classes; where the final output takes part, the labels, and SR-F's teacher
+                (its probabilities summed), are grouped into its classes, and SR-L teaches only the
+                exit classes that are a final class by themselves (sr_l_mode "image").
         """
         super().__init__()
         _check_settings(
@@ -149,7 +156,7 @@ class SelfRegulation(nn.Module):
             sr_f_class_balanced=sr_f_class_balanced,
             sr_l_mode=sr_l_mode,
             weight_dict=weight_dict, temperatures=dict(sr_f_tau=sr_f_tau, sr_l_tau=sr_l_tau),
-            backbone_grad_scale=backbone_grad_scale,
+            backbone_grad_scale=backbone_grad_scale, final_classes=final_classes,
         )
         ordered = sorted(input_shape.items(), key=lambda kv: kv[1].stride)
         self.in_features = [name for name, _ in ordered]
@@ -167,8 +174,15 @@ class SelfRegulation(nn.Module):
                 for name, shape in ordered
             }
         )
+        self.regroups_classes = final_classes is not None
+        groups = torch.arange(num_classes) if final_classes is None else torch.as_tensor(final_classes)
+        self.num_final_classes = int(groups.max()) + 1
+        # (C,) each exit class's final class; the exit classes alone in theirs (SR-L's students)
+        self.register_buffer("final_classes", groups, persistent=False)
+        self.register_buffer("classes_kept_in_final",
+                             torch.nonzero(torch.bincount(groups)[groups] == 1)[:, 0], persistent=False)
         # Image-level classifier of the final output S_0, as each exit has one.
-        self.final_image_classifier = ImageClassifier(num_classes)
+        self.final_image_classifier = ImageClassifier(self.num_final_classes)
         self.num_classes = num_classes
         self.ignore_value = ignore_value
         self.loss_stride, self.label_sampling = loss_stride, label_sampling
@@ -215,9 +229,9 @@ class SelfRegulation(nn.Module):
         Returns:
             dict of scalar losses: "loss_exit_seg", "loss_exit_cls", "loss_sr_f", "loss_sr_l".
         """
-        if final_logits.shape[1] != self.num_classes:
+        if final_logits.shape[1] != self.num_final_classes:
             raise ValueError(f"SelfRegulation: the final logits have {final_logits.shape[1]} classes, "
-                             f"its num_classes is {self.num_classes}")
+                             f"its final output's are {self.num_final_classes}")
         if image_labels is None:
             image_labels = image_labels_from_mask(targets, self.num_classes, self.ignore_value)
         shares = label_shares(targets, self.num_classes, self.ignore_value, self.loss_stride,
@@ -225,52 +239,83 @@ class SelfRegulation(nn.Module):
         size = tuple(shares.shape[-2:])
         exits = [self.exits[name](_grad_scaled(features[name], self.backbone_grad_scale))
                  for name in self.in_features]
-        # the exits' and the final output's logits, shallowest first and the final output last, in
-        # one tensor each so that every loss runs once over all of them: (K+1, N, C, h, w), (K+1, N, C)
-        seg = torch.stack([_resized(s, size) for s, _ in exits] + [_resized(final_logits, size)]).float()
-        cls = torch.stack([c for _, c in exits] + [self.final_image_classifier(final_logits)]).float()
+        # the exits' logits, shallowest first, in one tensor each so that every loss runs once over
+        # all of them: (K, N, C, h, w) and (K, N, C); the final output's apart: its classes may differ
+        seg = torch.stack([_resized(s, size) for s, _ in exits]).float()
+        cls = torch.stack([c for _, c in exits]).float()
+        final_seg = _resized(final_logits, size).float()
+        final_cls = self.final_image_classifier(final_logits).float()
+        final_shares = self._summed_into_final(shares, dim=1)
 
         losses = {
-            "loss_exit_seg": self.weight_dict["loss_exit_seg"] * sem_seg_ce_loss(seg[:-1], shares),
-            "loss_exit_cls": self.weight_dict["loss_exit_cls"] * image_cls_loss(cls, image_labels),
+            "loss_exit_seg": self.weight_dict["loss_exit_seg"] * sem_seg_ce_loss(seg, shares),
+            "loss_exit_cls": self.weight_dict["loss_exit_cls"]
+            * (image_cls_loss(cls, image_labels) + image_cls_loss(final_cls, self._image_labels_in_final(image_labels))),
         }
         teacher = self._sr_f_teacher(seg)  # formed once: tracked, and SR-F's teacher
         if self.training:
             self._track_teacher(teacher, shares)
-        losses.update(self._sr_losses(self.scale, seg, cls, teacher, shares))
+        zero = final_seg.new_zeros(())
+        losses.update(loss_sr_f=zero, loss_sr_l=zero)
+        if self.scale > 0 and self.weight_dict["loss_sr_f"] > 0:
+            # students: the exits after the teacher, and the final output in its own classes
+            mass = _class_mass(shares) if self.sr_f_class_balanced else None
+            final_mass = None if mass is None else self._summed_into_final(mass, dim=0)
+            loss = self._sr_f(seg[self.sr_f_teachers[-1] + 1 :], teacher, shares, mass) + self._sr_f(
+                final_seg, self._teacher_in_final_classes(teacher), final_shares, final_mass)
+            losses["loss_sr_f"] = (self.scale * self.weight_dict["loss_sr_f"]) * loss
+        if self.scale > 0 and self.weight_dict["loss_sr_l"] > 0:
+            if self.sr_l_mode == "image":
+                # the final output teaches each exit class that is a final class by itself
+                taught = self.classes_kept_in_final
+                loss = sr_l_loss(cls[:, :, taught], final_cls[:, self.final_classes[taught]], "image")
+            else:
+                loss = sr_l_loss(seg, final_seg, "pixel", self.sr_l_tau)
+            losses["loss_sr_l"] = (self.scale * self.weight_dict["loss_sr_l"]) * loss
         return losses
 
     def _sr_f_teacher(self, seg: torch.Tensor) -> torch.Tensor:
-        """(N, C, h, w) SR-F's teacher logits from the (K+1, N, C, h, w) logits: its exit's, or the
-        log of its exits' mean probabilities."""
+        """(N, C, h, w) SR-F's teacher logits from the (K, N, C, h, w) exits' logits: its exit's, or
+        the log of its exits' mean probabilities."""
         if len(self.sr_f_teachers) == 1:
             return seg[self.sr_f_teachers[0]]
         log_p = F.log_softmax(seg[self.sr_f_teachers], dim=2)
         return torch.logsumexp(log_p, dim=0) - math.log(len(self.sr_f_teachers))
 
-    def _sr_losses(self, scale: float, seg: torch.Tensor, cls: torch.Tensor, teacher: torch.Tensor,
-                   shares: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """
-        "loss_sr_f" and "loss_sr_l" at ``scale``, from the (K+1, N, C, h, w) segmentation and
-        (K+1, N, C) image-level logits (the K exits shallowest first, then the final output),
-        SR-F's (N, C, h, w) teacher logits and the label shares.
-        """
-        zero = seg.new_zeros(())
-        losses = {"loss_sr_f": zero, "loss_sr_l": zero}
-        if scale > 0 and self.weight_dict["loss_sr_f"] > 0:
-            students = seg[self.sr_f_teachers[-1] + 1 :]  # the exits after the teacher, and the output
-            mass = _class_mass(shares) if self.sr_f_class_balanced else None
-            if self.sr_f_target == "labels":
-                loss = sem_seg_ce_loss(students, shares, self.sr_f_class_balanced, mass)
-            else:
-                loss = sr_f_loss(students, teacher, self.sr_f_mode, self.sr_f_tau, self.sr_f_gate, shares,
-                                 self.sr_f_class_balanced, mass)
-            losses["loss_sr_f"] = (scale * self.weight_dict["loss_sr_f"]) * loss
-        if scale > 0 and self.weight_dict["loss_sr_l"] > 0:
-            outputs = cls if self.sr_l_mode == "image" else seg
-            losses["loss_sr_l"] = (scale * self.weight_dict["loss_sr_l"]) * sr_l_loss(
-                outputs[:-1], outputs[-1], self.sr_l_mode, self.sr_l_tau)
-        return losses
+    def _sr_f(self, students: torch.Tensor, teacher: torch.Tensor, shares: torch.Tensor,
+              mass: Optional[torch.Tensor]) -> torch.Tensor:
+        """SR-F (unweighted) of (S, N, C, h, w) or (N, C, h, w) students, with the teacher's logits,
+        the label shares and the (C,) class mass (when class-balanced) in the students' classes."""
+        if self.sr_f_target == "labels":
+            return sem_seg_ce_loss(students, shares, self.sr_f_class_balanced, mass)
+        return sr_f_loss(students, teacher, self.sr_f_mode, self.sr_f_tau, self.sr_f_gate, shares,
+                         self.sr_f_class_balanced, mass)
+
+    def _summed_into_final(self, x: torch.Tensor, dim: int) -> torch.Tensor:
+        """``x`` with its dimension ``dim`` over the exits' classes summed into the final output's
+        (``x`` itself without final_classes)."""
+        if not self.regroups_classes:
+            return x
+        shape = list(x.shape)
+        shape[dim] = self.num_final_classes
+        return x.new_zeros(shape).index_add_(dim, self.final_classes, x)
+
+    def _image_labels_in_final(self, image_labels: torch.Tensor) -> torch.Tensor:
+        """(N, C) image labels -> (N, C_final): a final class is present if one of its classes is."""
+        if not self.regroups_classes:
+            return image_labels
+        groups = self.final_classes.expand_as(image_labels)
+        return image_labels.new_zeros(len(image_labels), self.num_final_classes).scatter_reduce_(
+            1, groups, image_labels, "amax")
+
+    @torch.no_grad()
+    def _teacher_in_final_classes(self, teacher: torch.Tensor) -> torch.Tensor:
+        """(N, C, h, w) teacher logits -> (N, C_final, h, w): the log of its probabilities summed
+        into the final classes (the logits themselves without final_classes)."""
+        if not self.regroups_classes:
+            return teacher
+        grouped = self._summed_into_final(F.softmax(teacher, dim=1), dim=1)
+        return grouped.clamp(min=torch.finfo(grouped.dtype).tiny).log()
 
 
 @torch.no_grad()
@@ -312,7 +357,7 @@ def _resized(logits: torch.Tensor, size) -> torch.Tensor:
 
 def _check_settings(input_shape, *, num_classes, loss_stride, label_sampling, sr_f_mode, sr_f_gate,
                     sr_f_target, sr_f_class_balanced, sr_l_mode, weight_dict, temperatures,
-                    backbone_grad_scale) -> None:
+                    backbone_grad_scale, final_classes) -> None:
     """Raise ValueError naming the first SelfRegulation setting that cannot work."""
     problems = []
     if len(input_shape) < 2:
@@ -336,6 +381,15 @@ def _check_settings(input_shape, *, num_classes, loss_stride, label_sampling, sr
     for name, (value, allowed) in choices.items():
         if value not in allowed:
             problems.append(f"{name} must be one of {allowed}, got {value!r}")
+    if final_classes is not None:
+        groups = list(final_classes)
+        if (len(groups) != num_classes or any(isinstance(g, bool) or not isinstance(g, int) for g in groups)
+                or sorted(set(groups)) != list(range(max(groups, default=-1) + 1))):
+            problems.append(f"final_classes must give each of the {num_classes} classes its final class, "
+                            f"the final classes numbered 0.. without a gap, got {groups!r}")
+        elif sr_l_mode != "image":
+            problems.append("final_classes needs sr_l_mode='image' (pixel SR-L compares the final "
+                            "output's and the exits' distributions over the same classes)")
     if not isinstance(sr_f_class_balanced, bool):
         problems.append(f"sr_f_class_balanced must be True or False, got {sr_f_class_balanced!r}")
     elif sr_f_class_balanced and sr_f_gate == "none" and sr_f_target == "teacher":

@@ -113,6 +113,9 @@ def test_backbone_grad_scale_scales_what_the_exits_send_into_the_features_and_no
     (dict(sr_f_class_balanced="yes"), "sr_f_class_balanced must be True or False"),
     (dict(sr_f_target="oracle"), "sr_f_target must be one of"),
     (dict(backbone_grad_scale=-1), "backbone_grad_scale must be a number >= 0"),
+    (dict(final_classes=[0, 1]), "final_classes must give each of the 3 classes its final class"),
+    (dict(final_classes=[0, 0, 2]), "numbered 0.. without a gap"),
+    (dict(final_classes=[0, 0, 1], sr_l_mode="pixel"), "final_classes needs sr_l_mode='image'"),
 ])
 def test_bad_settings_fail_at_build_naming_the_setting(setting, message):
     with pytest.raises(ValueError, match=message):
@@ -121,8 +124,53 @@ def test_bad_settings_fail_at_build_naming_the_setting(setting, message):
 
 def test_final_logits_of_another_class_count_are_refused():
     features, final_logits, targets = _inputs()
-    with pytest.raises(ValueError, match="final logits have 4 classes, its num_classes is 3"):
+    with pytest.raises(ValueError, match="final logits have 4 classes, its final output.s are 3"):
         _sr()(features, torch.cat([final_logits, final_logits[:, :1]], dim=1), targets)
+
+
+def test_identity_final_classes_change_nothing():
+    features, final_logits, targets = _inputs()
+    plain, identity = _sr(), _sr(final_classes=[0, 1, 2])
+    identity.load_state_dict(plain.state_dict())
+    got, want = identity(features, final_logits, targets), plain(features, final_logits, targets)
+    for key, value in want.items():
+        assert torch.equal(got[key], value), key
+
+
+def test_grouped_final_classes_the_final_output_learns_its_classes_and_teaches_the_classes_it_keeps():
+    # exit classes 0 and 1 are one final class (Panoptic-FPN's "things"), class 2 is final class 1
+    sr = _sr(final_classes=[0, 0, 1])
+    features, _, targets = _inputs()
+    final_logits = torch.randn(2, 2, 8, 8, generator=torch.Generator().manual_seed(5), requires_grad=True)
+    losses = sr(features, final_logits, targets)
+
+    shares = label_shares(targets, C, IGNORE, stride=4)
+    final_shares = torch.cat([shares[:, :2].sum(1, keepdim=True), shares[:, 2:]], dim=1)
+    seg = {n: F.interpolate(sr.exits[n](features[n])[0], size=(8, 8), mode="bilinear", align_corners=False)
+           for n in ("res2", "res3")}
+    cls = torch.stack([sr.exits[n](features[n])[1] for n in ("res2", "res3")])
+    p = F.softmax(seg["res2"], dim=1)
+    grouped_teacher = torch.cat([p[:, :2].sum(1, keepdim=True), p[:, 2:]], dim=1).log()
+    kwargs = dict(gate="teacher_right", class_balanced=True)
+    sr_f = (sr_f_loss(seg["res3"], seg["res2"], shares=shares, class_mass=shares.sum((0, 2, 3)), **kwargs)
+            + sr_f_loss(final_logits, grouped_teacher, shares=final_shares,
+                        class_mass=final_shares.sum((0, 2, 3)), **kwargs))
+    assert losses["loss_sr_f"].item() == pytest.approx(WEIGHTS["loss_sr_f"] * sr_f.item(), rel=1e-5)
+
+    final_cls = sr.final_image_classifier(final_logits)
+    assert final_cls.shape == (2, 2)
+    labels = image_labels_from_mask(targets, C, IGNORE)
+    final_labels = torch.stack([labels[:, :2].amax(1), labels[:, 2]], dim=1)
+    exit_cls = image_cls_loss(cls[0], labels) + image_cls_loss(cls[1], labels) + image_cls_loss(final_cls, final_labels)
+    assert losses["loss_exit_cls"].item() == pytest.approx(WEIGHTS["loss_exit_cls"] * exit_cls.item(), rel=1e-5)
+
+    # SR-L: only exit class 2, which the final output has by itself, learns from it (its class 1)
+    target = torch.sigmoid(final_cls[:, 1:]).detach()
+    sr_l = sum(F.binary_cross_entropy_with_logits(c[:, 2:], target) for c in cls)
+    assert losses["loss_sr_l"].item() == pytest.approx(WEIGHTS["loss_sr_l"] * sr_l.item(), rel=1e-5)
+    predictor_bias = sr.exits["res2"].image_classifier.bias
+    grad = torch.autograd.grad(losses["loss_sr_l"], predictor_bias)[0]
+    assert grad[:2].abs().sum() == 0 and grad[2] != 0
 
 
 def test_given_image_labels_replace_those_from_the_mask():

@@ -14,6 +14,7 @@ self_regulation = L(SelfRegulation)(
     num_classes="${..sem_seg_head.num_classes}",
     ignore_value="${..sem_seg_head.ignore_value}",
     **SR_PRESETS["sr-d2"],
+    final_classes=None,  # the exits' classes are the head's (SRPanopticFPN: see full-class exits)
 )
 # Trainer hook: SR-F and SR-L off for the first quarter of train.max_iter, while the teachers learn.
 sr_schedule = L(SRSchedule)(**SR_SCHEDULE)

@@ -155,3 +155,55 @@ def test_exit_inference_on_the_panoptic_model(tiny_panoptic):
     assert {k: tuple(v.shape) for k, v in got.items()} == {
         k: (expected.shape[0], h, w) for k in ("sem_seg", "res2", "res3", "res4", "res5")}
     assert torch.equal(got["sem_seg"], expected)
+
+
+def test_full_class_targets_give_thing_pixels_their_instance_class_and_shift_the_stuff():
+    from detectron2.structures import BitMasks, Instances, PolygonMasks
+
+    from sr_d2.modeling.meta_arch.sr_panoptic_fpn import full_class_targets
+
+    # separated labels of one 3x4 image padded to 4x5: 0 thing, 1-2 stuff, 255 void
+    targets = torch.full((2, 4, 5), 255, dtype=torch.long)
+    targets[0, :3, :4] = torch.tensor([[0, 0, 1, 1], [0, 2, 2, 0], [255, 0, 0, 1]])
+    masks = torch.zeros(2, 3, 4, dtype=torch.bool)
+    masks[0, :2, :2] = True  # instance of class 2 (top-left)
+    masks[1, 1:, 0] = masks[1, 2, 1] = True  # instance of class 0, over the first at (1, 0)
+    first = Instances((3, 4), gt_classes=torch.tensor([2, 0]), gt_masks=BitMasks(masks))
+    # the second image: one polygon instance of class 1 over the top-left 2x2 square of pixels
+    targets[1, :3, :4] = 0
+    square = [[0.0, 0.0, 2.0, 0.0, 2.0, 2.0, 0.0, 2.0]]
+    second = Instances((3, 4), gt_classes=torch.tensor([1]), gt_masks=PolygonMasks([square]))
+    full = full_class_targets([{"instances": first}, {"instances": second}], targets, num_things=3,
+                              ignore_value=255)
+    V = 255
+    assert full[0].tolist() == [[2, 2, 3, 3, V], [0, 4, 4, V, V], [V, 0, V, 3, V], [V] * 5]
+    assert full[1, :2, :2].eq(1).all() and full[1, 2:].eq(V).all() and full[1, :, 2:].eq(V).all()
+
+
+def _full_class(tiny):
+    # 3 thing classes, separated classes "things" + 3 stuff: the exits learn 3 + 3
+    return [*_data(tiny), "model.self_regulation.num_classes=6",
+            "model.self_regulation.final_classes=[0,0,0,1,2,3]"]
+
+
+def test_full_class_exits_learn_each_thing_class_while_the_head_keeps_separated_labels(tiny_panoptic):
+    torch.manual_seed(0)
+    model = instantiate(load_lazy_config(SR_CONFIG, _full_class(tiny_panoptic)).model).train()
+    assert model.self_regulation.exits["res2"].predictor.out_channels == 6
+    seen = {}
+    sr_forward = model.self_regulation.forward
+    model.self_regulation.forward = lambda f, logits, targets, labels: seen.update(
+        logits=logits, targets=targets) or sr_forward(f, logits, targets, labels)
+    with EventStorage():
+        losses = model(_batch(tiny_panoptic, True)[:2])
+    assert seen["logits"].shape[1] == 4  # the head's separated classes
+    labelled = seen["targets"][seen["targets"] != 255]
+    assert set(labelled.unique().tolist()) <= set(range(6)) and (labelled < 3).any()  # thing classes
+    assert all(torch.isfinite(v) for v in losses.values())
+
+
+def test_full_class_exits_must_group_the_thing_classes_into_the_heads_class_0(tiny_panoptic):
+    overrides = [*_data(tiny_panoptic), "model.self_regulation.num_classes=6",
+                 "model.self_regulation.final_classes=[0,1,2,3,0,0]"]
+    with pytest.raises(ValueError, match=r"thing classes \(roi_heads.num_classes\) in the semantic head's class 0"):
+        instantiate(load_lazy_config(SR_CONFIG, overrides).model)
