@@ -201,17 +201,15 @@ def sr_f_loss(
         per_pixel = _pixel_kl(students, teacher, tau) * tau**2
     else:
         raise ValueError(f"sr_f_loss: mode must be 'hard' or 'soft', not {mode!r}")
-    if gate == "none":
-        weight, total = torch.ones_like(teacher_labels, dtype=per_pixel.dtype), float(teacher_labels.numel())
-    else:
-        _check_same_shape(teacher, shares, "sr_f_loss shares")
-        weight = shares.gather(1, teacher_labels[:, None])[:, 0]
-        total = shares.sum().clamp(min=1e-6)
-        if gate == "teacher_right_student_wrong":
-            weight = weight * (class_argmax(students.detach(), dim=2) != labels)
+    if gate == "none":  # every pixel at weight 1 (class_balanced needs a gate: refused above)
+        return per_pixel.sum() / teacher_labels.numel()
+    _check_same_shape(teacher, shares, "sr_f_loss shares")
+    weight = shares.gather(1, teacher_labels[:, None])[:, 0]
+    if gate == "teacher_right_student_wrong":
+        weight = weight * (class_argmax(students.detach(), dim=2) != labels)
     weighted = per_pixel * weight  # (S, N, h, w)
     if not class_balanced:
-        return weighted.sum() / total
+        return weighted.sum() / shares.sum().clamp(min=1e-6)
     mass = shares.sum(dim=(0, 2, 3)) if class_mass is None else class_mass
     per_class = weighted.new_zeros(mass.shape).index_add_(0, labels.flatten(), weighted.flatten())
     return _class_mean(per_class, mass)
