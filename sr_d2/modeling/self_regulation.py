@@ -62,7 +62,8 @@ SR_PRESETS = {
     # (docs/studies.md, "CamVid seed study" and "Choosing the defaults").
     "sr-d2": dict(
         conv_dims=64, conv_kernels=(1, 3), norm="BN", backbone_grad_scale=1.0, loss_stride=4,
-        label_sampling="area", **{**_OFFICIAL_LOSSES, "sr_f_gate": "teacher_right", "sr_f_class_balanced": True},
+        label_sampling="area",
+        **{**_OFFICIAL_LOSSES, "sr_f_gate": "teacher_right", "sr_f_class_balanced": True},
     ),
     # The official code (DeepLab-v2 demo): its exits, full-resolution losses.
     "official": dict(
@@ -120,7 +121,7 @@ class SelfRegulation(nn.Module):
         Args:
             input_shape: the features that get an exit; ordered by stride, the first (shallowest)
                 exit is SR-F's teacher.
-            num_classes, ignore_value: as the model's head.
+            num_classes, ignore_value: as the model's head (num_classes: the exits', see final_classes).
             conv_dims, conv_kernels, norm: shape of each exit, see :class:`ExitHead`.
             loss_stride, label_sampling: all losses are computed at 1/loss_stride of the input
                 size: logits are resized to it (bilinear), label maps become class shares
@@ -223,8 +224,10 @@ class SelfRegulation(nn.Module):
         """
         Args:
             features: backbone features by name, including ``self.in_features``.
-            final_logits: (N, C, h0, w0) the model's own segmentation logits S_0 (any stride).
-            targets: (N, H, W) int64 label maps at input size, ``ignore_value`` for void.
+            final_logits: (N, C_final, h0, w0) the model's own segmentation logits S_0 (any
+                stride); C_final is C unless ``final_classes`` groups the exits' classes.
+            targets: (N, H, W) int64 label maps of the exits' C classes at input size,
+                ``ignore_value`` for void.
             image_labels: (N, C) multi-hot image-level labels; from ``targets`` when None.
         Returns:
             dict of scalar losses: "loss_exit_seg", "loss_exit_cls", "loss_sr_f", "loss_sr_l".
@@ -247,10 +250,11 @@ class SelfRegulation(nn.Module):
         final_cls = self.final_image_classifier(final_logits).float()
         final_shares = self._summed_into_final(shares, dim=1)
 
+        exit_cls = image_cls_loss(cls, image_labels)
+        exit_cls = exit_cls + image_cls_loss(final_cls, self._image_labels_in_final(image_labels))
         losses = {
             "loss_exit_seg": self.weight_dict["loss_exit_seg"] * sem_seg_ce_loss(seg, shares),
-            "loss_exit_cls": self.weight_dict["loss_exit_cls"]
-            * (image_cls_loss(cls, image_labels) + image_cls_loss(final_cls, self._image_labels_in_final(image_labels))),
+            "loss_exit_cls": self.weight_dict["loss_exit_cls"] * exit_cls,
         }
         teacher = self._sr_f_teacher(seg)  # formed once: tracked, and SR-F's teacher
         if self.training:

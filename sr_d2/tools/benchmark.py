@@ -212,7 +212,10 @@ def format_results(results: List[Dict]) -> str:
 
 def format_profile(baseline: Dict[str, Tuple[float, float]], sr: Dict[str, Tuple[float, float]],
                    top: int = 15) -> str:
-    """The ``top`` operators by the time per step SR adds to the baseline (:func:`profile_steps`), then the total."""
+    """
+    The ``top`` operators by the time per step SR adds to the baseline (two
+    :func:`profile_steps` results), then the kernel launches (CUDA) and the total.
+    """
     def extra(name):
         return sr.get(name, (0, 0.0))[1] - baseline.get(name, (0, 0.0))[1]
 
@@ -220,7 +223,8 @@ def format_profile(baseline: Dict[str, Tuple[float, float]], sr: Dict[str, Tuple
     rows = []
     for name in ops + [n for n in ("kernel launches",) if n in sr]:
         (base_calls, base_ms), (sr_calls, sr_ms) = baseline.get(name, (0, 0.0)), sr.get(name, (0, 0.0))
-        rows.append([name, f"{base_calls:g}", f"{base_ms:.2f}", f"{sr_calls:g}", f"{sr_ms:.2f}", f"{extra(name):+.2f}"])
+        rows.append([name, f"{base_calls:g}", f"{base_ms:.2f}", f"{sr_calls:g}", f"{sr_ms:.2f}",
+                     f"{extra(name):+.2f}"])
     calls = [sum(c for k, (c, _) in p.items() if k != "kernel launches") for p in (baseline, sr)]
     totals = [sum(ms for _, ms in p.values()) for p in (baseline, sr)]
     rows.append(["all operators", f"{calls[0]:g}", f"{totals[0]:.2f}", f"{calls[1]:g}", f"{totals[1]:.2f}",

@@ -124,4 +124,6 @@ def test_gradients_on_a_fixed_batch_are_the_recorded_ones():
     for group, norm in RECORDED_GRAD_NORMS.items():
         grads = [p.grad for name, p in model.named_parameters() if name.startswith(group + ".")]
         assert grads and all(g is not None for g in grads), group
-        assert torch.cat([g.double().flatten() for g in grads]).norm().item() == pytest.approx(norm, rel=1e-4), group
+        # in float64: a float32 norm of 11M values is off by 0.2%
+        got = torch.cat([g.double().flatten() for g in grads]).norm().item()
+        assert got == pytest.approx(norm, rel=1e-4), group

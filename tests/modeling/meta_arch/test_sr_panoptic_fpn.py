@@ -205,5 +205,5 @@ def test_full_class_exits_learn_each_thing_class_while_the_head_keeps_separated_
 def test_full_class_exits_must_group_the_thing_classes_into_the_heads_class_0(tiny_panoptic):
     overrides = [*_data(tiny_panoptic), "model.self_regulation.num_classes=6",
                  "model.self_regulation.final_classes=[0,1,2,3,0,0]"]
-    with pytest.raises(ValueError, match=r"thing classes \(roi_heads.num_classes\) in the semantic head's class 0"):
+    with pytest.raises(ValueError, match=r"3 thing classes \(roi_heads.num_classes\) in the semantic head's class 0"):
         instantiate(load_lazy_config(SR_CONFIG, overrides).model)
