@@ -207,3 +207,16 @@ def test_full_class_exits_must_group_the_thing_classes_into_the_heads_class_0(ti
                  "model.self_regulation.final_classes=[0,1,2,3,0,0]"]
     with pytest.raises(ValueError, match=r"3 thing classes \(roi_heads.num_classes\) in the semantic head's class 0"):
         instantiate(load_lazy_config(SR_CONFIG, overrides).model)
+
+
+def test_exits_on_the_fpn_levels_train_from_p2_to_p5(tiny_panoptic):
+    torch.manual_seed(0)
+    cfg = load_lazy_config(os.path.join(CONFIGS, "sr_panoptic_fpn_R18_fpn_exits.py"), _data(tiny_panoptic))
+    model = instantiate(cfg.model).train()
+    assert model.self_regulation.in_features == ["p2", "p3", "p4", "p5"]
+    with EventStorage():
+        losses = model(_batch(tiny_panoptic, True)[:2])
+    losses["loss_exit_seg"].backward()  # the exits' loss alone
+    # the exits read the FPN's outputs: their loss reaches the ResNet through the FPN's convolutions
+    assert model.backbone.fpn_output2.weight.grad.abs().sum() > 0
+    assert model.self_regulation.exits["p2"].predictor.weight.grad.abs().sum() > 0
