@@ -269,10 +269,12 @@ class SelfRegulation(nn.Module):
                 final_seg, self._teacher_in_final_classes(teacher), final_shares, final_mass)
             losses["loss_sr_f"] = (self.scale * self.weight_dict["loss_sr_f"]) * loss
         if self.scale > 0 and self.weight_dict["loss_sr_l"] > 0:
-            if self.sr_l_mode == "image":
+            if self.sr_l_mode == "image" and self.regroups_classes:
                 # the final output teaches each exit class that is a final class by itself
                 taught = self.classes_kept_in_final
                 loss = sr_l_loss(cls[:, :, taught], final_cls[:, self.final_classes[taught]], "image")
+            elif self.sr_l_mode == "image":
+                loss = sr_l_loss(cls, final_cls, "image")
             else:
                 loss = sr_l_loss(seg, final_seg, "pixel", self.sr_l_tau)
             losses["loss_sr_l"] = (self.scale * self.weight_dict["loss_sr_l"]) * loss
