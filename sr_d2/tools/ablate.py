@@ -14,6 +14,8 @@ from its last checkpoint (``--resume``). After each finished run the results fil
 or ``--define NAME "key=value ..."``; "baseline" trains the SR config's baseline file (the same
 name without ``sr_``), every other variant the SR config with its overrides. A panoptic config
 (``configs/synthetic/sr_panoptic_fpn_R18.py``) is run the same way; its tables add PQ and AP.
+The same-seed differences are to "baseline" and "mea-only" unless ``--references`` names others
+(e.g. the controls of a study); a call with nothing left to train rewrites the summary.
 """
 import argparse
 import json
@@ -64,6 +66,8 @@ VARIANTS: Dict[str, List[str]] = {
     "backbone-detached": [f"{SR}backbone_grad_scale=0"],
     "adaptive": ["sr_schedule.warmup=0.1", "sr_schedule.switch_on_accuracy=0.85"],
 }
+
+REFERENCES = ("baseline", "mea-only")
 
 # metric key in detectron2's results -> column title; a table shows the columns its runs have
 # (panoptic configs add PQ and AP to their semantic output's metrics).
@@ -164,7 +168,7 @@ def markdown_table(rows: List[Dict]) -> str:
 
 
 def paired_table(
-    results: Dict, variants: Sequence[str], references: Sequence[str] = ("baseline", "mea-only")
+    results: Dict, variants: Sequence[str], references: Sequence[str] = REFERENCES
 ) -> str:
     """
     Differences on the same seed (same batches) of each variant to each reference (an earlier
@@ -254,18 +258,20 @@ def ablate(
     overrides: Sequence[str] = (),
     defined: Optional[Dict[str, List[str]]] = None,
     results_path: Optional[str] = None,
+    references: Sequence[str] = REFERENCES,
 ) -> Dict:
     """
     Train and evaluate every variant x seed that ``results_path`` (default
     ``output_dir/results.json``; the summary is written beside it) lacks, ``jobs`` at
     a time (each with ``cpu_count // jobs`` threads); returns the results,
-    {variant: {"seed<k>": {metric: value}}}. ``overrides`` apply to every run. Relative paths
-    are those of the caller's working folder, where the runs also start.
+    {variant: {"seed<k>": {metric: value}}}. ``overrides`` apply to every run; the summary's
+    same-seed differences are to ``references``. Relative paths are those of the caller's working
+    folder, where the runs also start.
     """
     sr_config, output_dir = os.path.abspath(sr_config), os.path.abspath(output_dir)
     results_path = os.path.abspath(results_path or os.path.join(output_dir, "results.json"))
     table = {**VARIANTS, **(defined or {})}
-    unknown = [v for v in variants if v not in table]
+    unknown = [v for v in [*variants, *references] if v not in table]
     if unknown:
         raise ValueError(f"unknown variants {unknown}: known are {sorted(table)} (or --define NAME ...)")
     base_config = baseline_config(sr_config) if "baseline" in variants else None
@@ -305,15 +311,17 @@ def ablate(
                 failures.append(str(e))
                 continue
             results.setdefault(variant, {})[f"seed{seed}"] = result
-            write_summary(results, variants, results_path)
-    write_summary(results, variants, results_path)
+            write_summary(results, variants, results_path, references)
+    write_summary(results, variants, results_path, references)
     if failures:
         raise RuntimeError("; ".join(failures))
     return results
 
 
-def write_summary(results: Dict, variants: Sequence[str], results_path: str) -> None:
-    """``results_path`` (every run) and beside it results.md and results.png (mean, spread per variant)."""
+def write_summary(results: Dict, variants: Sequence[str], results_path: str,
+                  references: Sequence[str] = REFERENCES) -> None:
+    """``results_path`` (every run) and beside it results.md (mean, spread per variant; differences
+    to ``references`` on the same seed) and results.png."""
     output_dir = os.path.dirname(os.path.abspath(results_path))
     os.makedirs(output_dir, exist_ok=True)
     _write_json(results_path, results)
@@ -321,7 +329,7 @@ def write_summary(results: Dict, variants: Sequence[str], results_path: str) -> 
     rows = summarize(results, order)
     with open(os.path.join(output_dir, "results.md"), "w") as f:
         classes = class_table(results, order)  # none for panoptic-only evaluations
-        paired = paired_table(results, order)
+        paired = paired_table(results, order, references)
         f.write(markdown_table(rows))
         if classes:
             f.write(f"\nIoU per class, mean over seeds:\n\n{classes}")
@@ -341,6 +349,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--output-dir", required=True, help="where the runs train")
     parser.add_argument("--results", help="the results file to read and extend (default: "
                                           "<output-dir>/results.json); results.md/png go beside it")
+    parser.add_argument("--references", nargs="+", default=list(REFERENCES),
+                        help="the variants the summary's same-seed differences are to, in order")
     parser.add_argument("--define", nargs=2, action="append", default=[], metavar=("NAME", "OVERRIDES"),
                         help='a variant of your own: NAME "key=value key=value"')
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="overrides for every run (key=value)")
@@ -349,7 +359,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         results = args.results or os.path.join(args.output_dir, "results.json")
         ablate(args.config_file, args.variants, args.seeds, args.output_dir, jobs=args.jobs,
-               overrides=args.opts, defined=defined, results_path=results)
+               overrides=args.opts, defined=defined, results_path=results, references=args.references)
     except (RuntimeError, ValueError, FileNotFoundError) as e:
         print(f"ablate: {e}", file=sys.stderr)
         return 1

@@ -119,6 +119,30 @@ def test_paired_table_gives_per_seed_differences_to_each_reference():
         "| sr - baseline | 2 | +3.0 (+2.0 .. +4.0) |  |",
         "| sr - mea-only | 2 | +1.0 (-1.0 .. +3.0) |  |"]
     assert paired_table({"sr": results["sr"]}, ["sr"]) == ""
+    # other references, e.g. a study's controls: each variant to "sr", then to "mea-only" (sr, an
+    # earlier reference, not again)
+    assert paired_table(results, ["baseline", "mea-only", "sr"], ["sr", "mea-only"]).splitlines()[2:] == [
+        "| baseline - sr | 2 | -3.0 (-4.0 .. -2.0) |  |",
+        "| mea-only - sr | 2 | -1.0 (-3.0 .. +1.0) |  |",
+        "| baseline - mea-only | 2 | -2.0 (-3.0 .. -1.0) |  |"]
+
+
+def test_nothing_left_to_train_rewrites_the_summary_with_the_references_named(tmp_path, capsys):
+    from sr_d2.tools.ablate import main
+
+    study = str(tmp_path / "results.json")
+    results = {"mea-only": {"seed0": {"sem_seg/mIoU": 50.0}}, "plain-ce": {"seed0": {"sem_seg/mIoU": 53.0}},
+               "sr-f-res3": {"seed0": {"sem_seg/mIoU": 52.0}}}
+    with open(study, "w") as f:
+        json.dump(results, f)
+    argv = ["--config-file", SR_CONFIG, "--variants", "mea-only", "sr-f-res3", "plain-ce",
+            "--output-dir", str(tmp_path / "runs"), "--results", study]
+    assert main(argv + ["--references", "plain-ce"]) == 0
+    table = capsys.readouterr().out
+    assert "| sr-f-res3 - plain-ce | 1 | -1.0 |" in table and "| mea-only - plain-ce | 1 | -3.0 |" in table
+    assert "- mea-only" not in table and not os.path.exists(tmp_path / "runs" / "plain-ce")
+    assert main(argv + ["--references", "plain-cee"]) == 1
+    assert "'plain-cee'" in capsys.readouterr().err
 
 
 def test_unknown_variant_and_missing_baseline_are_named(tmp_path):
