@@ -1,10 +1,11 @@
 """
 Training curves from detectron2's ``metrics.json``: one panel per loss term (the head's, the
 exits', SR-F, SR-L, total), for SR's scale and its teacher's accuracy, and per validation
-metric, the runs overlaid.
+metric, the runs overlaid; or, with ``--windows``, a table of each loss term's mean over
+spans of the iterations (runs given one name, e.g. the seeds of a variant, averaged).
 
     python -m sr_d2.tools.plot_metrics output/synthetic/sem_seg_fpn_R18 output/synthetic/sr_sem_seg_fpn_R18 \\
-        --names baseline SR --output curves.png
+        --names baseline SR --output curves.png --windows 4
 """
 import argparse
 import json
@@ -20,7 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from sr_d2.utils import written_then_renamed  # noqa: E402
 
-__all__ = ["DEFAULT_METRICS", "plot_metrics", "read_metrics"]
+__all__ = ["DEFAULT_METRICS", "loss_table", "plot_metrics", "read_metrics"]
 
 DEFAULT_METRICS = (
     "sem_seg/mIoU", "sem_seg/mIoU-thin", "sem_seg/recall-small", "sem_seg/BF", "sem_seg/mislabel-large",
@@ -102,20 +103,66 @@ def plot_metrics(
     return keys
 
 
+def loss_table(runs: Sequence[str], names: Sequence[str], windows: int) -> str:
+    """
+    A markdown table: for each name and each of ``windows`` equal spans of the iterations (up to
+    the last any run logged), the mean of every loss term over the records in the span; where
+    several runs share a name, the mean of their means. A term a run did not log is left blank.
+    """
+    if len(names) != len(runs):
+        raise ValueError(f"{len(names)} names for {len(runs)} runs")
+    if windows < 1:
+        raise ValueError(f"windows must be >= 1, got {windows}")
+    series = [read_metrics(r) for r in runs]
+    losses = sorted({k for s in series for k in s if k.startswith("loss_")})
+    if not losses:
+        raise ValueError(f"none of {list(runs)} logged a loss term (loss_*)")
+    end = 1 + max(i for s in series for k in losses if k in s for i, _ in s[k])
+    edges = [round(w * end / windows) for w in range(windows + 1)]
+    lines = ["| run | iterations | " + " | ".join(losses) + " |", "| --- " * (len(losses) + 2) + "|"]
+    for name in dict.fromkeys(names):
+        group = [s for n, s in zip(names, series) if n == name]
+        for lo, hi in zip(edges, edges[1:]):
+            cells = []
+            for key in losses:
+                means = [sum(v) / len(v) for v in
+                         ([v for i, v in s[key] if lo <= i < hi] for s in group if key in s) if v]
+                cells.append(f"{sum(means) / len(means):.4f}" if means else "")
+            lines.append(f"| {name} | {lo}-{hi - 1} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _default_names(runs: Sequence[str]) -> List[str]:
+    """Each run's path below the runs' common folder ("baseline/seed0"); a lone run's folder name."""
+    paths = [os.path.abspath(r) for r in runs]
+    if len(set(paths)) < 2:
+        return [os.path.basename(p) for p in paths]
+    common = os.path.commonpath(paths)
+    return [os.path.relpath(p, common) for p in paths]
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", help="train.output_dir of each run (or its metrics.json)")
-    parser.add_argument("--names", nargs="+", help="legend of each run (default: folder names)")
+    parser.add_argument("--names", nargs="+",
+                        help="name of each run (default: its path below the runs' common folder)")
     parser.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS),
                         help="validation metrics to plot (keys of metrics.json)")
-    parser.add_argument("--output", required=True, help="PNG to write")
+    parser.add_argument("--output", help="PNG to write")
+    parser.add_argument("--windows", type=int,
+                        help="print each loss term's mean over this many spans of the iterations")
     args = parser.parse_args(argv)
-    names = args.names or [os.path.basename(os.path.normpath(r)) for r in args.runs]
+    if args.output is None and args.windows is None:
+        parser.error("give --output (the curves), --windows (the loss table) or both")
+    names = args.names or _default_names(args.runs)
     try:
-        keys = plot_metrics(args.runs, names, args.output, args.metrics)
+        if args.windows is not None:
+            print(loss_table(args.runs, names, args.windows))
+        if args.output is not None:
+            keys = plot_metrics(args.runs, names, args.output, args.metrics)
+            print(f"wrote {args.output}: {', '.join(keys)}")
     except (OSError, ValueError) as e:
         sys.exit(f"plot_metrics: {e}")
-    print(f"wrote {args.output}: {', '.join(keys)}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sr_d2.tools.plot_metrics import main, plot_metrics, read_metrics
+from sr_d2.tools.plot_metrics import loss_table, main, plot_metrics, read_metrics
 
 
 def _write(path, records):
@@ -55,3 +55,27 @@ def test_missing_or_malformed_metrics_are_named(tmp_path):
     with pytest.raises(SystemExit, match="metrics.json:2"):
         main([str(bad), "--output", str(tmp_path / "c.png")])
     assert not (tmp_path / "c.png").exists()
+
+
+def test_loss_table_means_each_term_over_spans_and_averages_runs_of_one_name(tmp_path):
+    a = _write(tmp_path / "a", [{"iteration": i, "loss_cls": float(i), "loss_sr_f": 1.0} for i in (0, 1, 2, 3)])
+    b = _write(tmp_path / "b", [{"iteration": i, "loss_cls": 10.0 * i} for i in (0, 1, 2, 3)])
+    c = _write(tmp_path / "c", [{"iteration": i, "loss_cls": 2.0} for i in (1, 3)])
+    rows = loss_table([a, b, c], ["sr", "sr", "base"], windows=2).splitlines()
+    assert rows[0] == "| run | iterations | loss_cls | loss_sr_f |"
+    # iterations 0-1: a's mean 0.5, b's 5.0, their mean 2.75; loss_sr_f only a's
+    assert rows[2:] == ["| sr | 0-1 | 2.7500 | 1.0000 |", "| sr | 2-3 | 13.7500 | 1.0000 |",
+                        "| base | 0-1 | 2.0000 |  |", "| base | 2-3 | 2.0000 |  |"]
+
+
+def test_loss_table_from_the_command_line_names_runs_by_their_paths(tmp_path, capsys):
+    for variant in ("baseline", "sr"):
+        (tmp_path / variant).mkdir()
+        _write(tmp_path / variant / "seed0", [{"iteration": 0, "loss_cls": 1.0}])
+    main([str(tmp_path / "baseline" / "seed0"), str(tmp_path / "sr" / "seed0"), "--windows", "1"])
+    out = capsys.readouterr().out
+    assert "| baseline/seed0 | 0-0 | 1.0000 |" in out and "| sr/seed0 | 0-0 | 1.0000 |" in out
+    with pytest.raises(SystemExit, match="windows must be >= 1"):
+        main([str(tmp_path / "sr" / "seed0"), "--windows", "0"])
+    with pytest.raises(SystemExit):  # neither a table nor a plot asked for
+        main([str(tmp_path / "sr" / "seed0")])
