@@ -220,3 +220,20 @@ def test_exits_on_the_fpn_levels_train_from_p2_to_p5(tiny_panoptic):
     # the exits read the FPN's outputs: their loss reaches the ResNet through the FPN's convolutions
     assert model.backbone.fpn_output2.weight.grad.abs().sum() > 0
     assert model.self_regulation.exits["p2"].predictor.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("config", [CONFIG, SR_CONFIG])
+def test_the_merge_keeps_a_stuff_region_of_a_small_image(config):
+    # detectron2's default (4096 px, for COCO) would drop this 40x40 wall from a 128x160 scene
+    from detectron2.modeling.meta_arch.panoptic_fpn import combine_semantic_and_instance_outputs
+    from detectron2.structures import Instances
+
+    model = load_lazy_config(config).model
+    logits = torch.zeros(4, 128, 160)
+    logits[2] = 1.0  # ground
+    logits[3, :40, :40] = 2.0  # wall: 1600 pixels
+    no_instances = Instances((128, 160), pred_masks=torch.zeros(0, 128, 160, dtype=torch.bool),
+                             scores=torch.zeros(0), pred_classes=torch.zeros(0, dtype=torch.int64))
+    panoptic, segments = combine_semantic_and_instance_outputs(
+        no_instances, logits.argmax(0), 0.5, model.combine_stuff_area_thresh, 0.5)
+    assert sorted((s["category_id"], s["area"]) for s in segments) == [(2, 128 * 160 - 1600), (3, 1600)]
