@@ -234,6 +234,6 @@ def test_the_merge_keeps_a_stuff_region_of_a_small_image(config):
     logits[3, :40, :40] = 2.0  # wall: 1600 pixels
     no_instances = Instances((128, 160), pred_masks=torch.zeros(0, 128, 160, dtype=torch.bool),
                              scores=torch.zeros(0), pred_classes=torch.zeros(0, dtype=torch.int64))
-    panoptic, segments = combine_semantic_and_instance_outputs(
+    _, segments = combine_semantic_and_instance_outputs(
         no_instances, logits.argmax(0), 0.5, model.combine_stuff_area_thresh, 0.5)
     assert sorted((s["category_id"], s["area"]) for s in segments) == [(2, 128 * 160 - 1600), (3, 1600)]
