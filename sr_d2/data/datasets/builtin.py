@@ -1,7 +1,7 @@
 """Datasets registered when ``sr_d2`` is imported, following detectron2's ``builtin.py`` layout."""
 import os
 
-from .camvid import register_camvid
+from .camvid import register_camvid, register_camvid_weak
 from .synthetic import register_synthetic
 from .synthetic_panoptic import register_synthetic_panoptic
 from .synthetic_weak import register_synthetic_weak
@@ -36,6 +36,8 @@ def register_all(datasets_root: str, cache: str) -> None:
     for name, spec in SYNTHETIC_PANOPTIC_SPLITS.items():
         register_synthetic_panoptic(name, cache, **spec)
     register_camvid(os.path.join(datasets_root, "camvid"))
+    # CamVid's train images with pseudo-label masks (made under the cache); scored on camvid_sem_seg_val
+    register_camvid_weak("camvid_weak_sem_seg_train", os.path.join(datasets_root, "camvid"), cache)
 
 
 register_all(os.path.expanduser(os.getenv("DETECTRON2_DATASETS", "datasets")), cache_root())
