@@ -43,12 +43,12 @@ def test_pseudo_label_loses_thin_lines_and_can_add_a_false_class():
     label = np.zeros((H, W), np.uint8)
     label[H // 2 :] = 1
     label[:, 40] = 2  # a 1-px line
-    pseudo = pseudo_label(label, np.random.default_rng(0), false_class_rate=1.0)
+    pseudo = pseudo_label(label, np.random.default_rng(0), 6, IGNORE_LABEL, false_class_rate=1.0)
     assert (pseudo[:, 40] == 2).mean() < 0.5
     assert set(np.unique(pseudo)) - {0, 1, 2, IGNORE_LABEL}  # a class the image does not have
-    assert not set(np.unique(pseudo_label(label, np.random.default_rng(0), false_class_rate=0.0))) - {
+    assert not set(np.unique(pseudo_label(label, np.random.default_rng(0), 6, IGNORE_LABEL, false_class_rate=0.0))) - {
         0, 1, 2, IGNORE_LABEL}
-    assert np.array_equal(pseudo, pseudo_label(label, np.random.default_rng(0), false_class_rate=1.0))
+    assert np.array_equal(pseudo, pseudo_label(label, np.random.default_rng(0), 6, IGNORE_LABEL, false_class_rate=1.0))
 
 
 def test_registered_dicts_carry_image_labels(weak, tmp_path):
