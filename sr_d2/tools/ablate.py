@@ -33,7 +33,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from sr_d2.utils import written_then_renamed  # noqa: E402
 
-__all__ = ["METRICS", "VARIANTS", "ablate", "summarize"]
+__all__ = ["METRICS", "VARIANTS", "ablate", "paired_stats", "parse_args", "summarize", "t_quantile"]
 
 SR = "model.self_regulation."
 
@@ -167,15 +167,70 @@ def markdown_table(rows: List[Dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def t_quantile(df: int, level: float = 0.95) -> float:
+    """The two-sided ``level`` quantile of Student's t with ``df`` degrees of freedom (its CDF
+    integrated by Simpson's rule, inverted by bisection)."""
+    if df < 1:
+        raise ValueError(f"t_quantile: df must be >= 1, got {df}")
+    log_c = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
+
+    def mass(t: float, steps: int = 2000) -> float:  # P(0 < T < t)
+        h = t / steps
+        f = [math.exp(log_c - (df + 1) / 2 * math.log1p((i * h) ** 2 / df)) for i in range(steps + 1)]
+        return h / 3 * (f[0] + f[-1] + 4 * sum(f[1:-1:2]) + 2 * sum(f[2:-1:2]))
+
+    low, high = 0.0, 1.0
+    while mass(high) < level / 2:
+        low, high = high, 2 * high
+    for _ in range(50):
+        mid = (low + high) / 2
+        low, high = (mid, high) if mass(mid) < level / 2 else (low, mid)
+    return (low + high) / 2
+
+
+def paired_stats(diffs: Sequence[float]) -> Dict:
+    """
+    Same-seed differences -> {"n", "mean", "se" (standard error of the mean), "low", "high" (its
+    t-based 95% interval), "above", "below" (seeds on each side of 0), "reading"}: "supported"
+    when the interval excludes 0, "a direction" when it does not but every seed (2 or more) is on
+    one side, else "within noise"; "one seed" for one. se, low, high are None for one seed.
+    """
+    n = len(diffs)
+    mean = sum(diffs) / n
+    above, below = sum(d > 0 for d in diffs), sum(d < 0 for d in diffs)
+    stats = dict(n=n, mean=mean, se=None, low=None, high=None, above=above, below=below, reading="one seed")
+    if n > 1:
+        se = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1) / n)
+        half = t_quantile(n - 1) * se
+        stats.update(se=se, low=mean - half, high=mean + half)
+        if mean - half > 0 or mean + half < 0:
+            stats["reading"] = "supported"
+        elif above == n or below == n:
+            stats["reading"] = "a direction"
+        else:
+            stats["reading"] = "within noise"
+    return stats
+
+
+def _paired_cell(stats: Dict) -> str:
+    """'+1.0 +/- 0.5 [-1.2, +3.2] 2/1': mean +/- standard error, 95% interval, seeds above/below 0."""
+    if stats["se"] is None:
+        return f"{stats['mean']:+.1f}"
+    return (f"{stats['mean']:+.1f} +/- {stats['se']:.1f} [{stats['low']:+.1f}, {stats['high']:+.1f}] "
+            f"{stats['above']}/{stats['below']}")
+
+
 def paired_table(
     results: Dict, variants: Sequence[str], references: Sequence[str] = REFERENCES
 ) -> str:
     """
     Differences on the same seed (same batches) of each variant to each reference (an earlier
-    reference is not compared again to a later one): per metric the mean difference, then the
-    smallest and largest over the shared seeds. "" when no variant shares a seed with a reference.
+    reference is not compared again to a later one): per metric the :func:`paired_stats` as
+    mean +/- standard error [95% interval] seeds above/below, and the reading of the headline
+    metric (PQ where the runs have it, else mIoU). "" when no variant shares a seed with a reference.
     """
     columns = _columns(summarize(results, list(results)))
+    headline = next((k for k in ("panoptic_seg/PQ", "sem_seg/mIoU") if k in columns), None)
     present = [r for r in references if r in results]
     lines = []
     for i, reference in enumerate(present):
@@ -184,16 +239,19 @@ def paired_table(
             if variant in present[: i + 1] or not seeds:
                 continue
             pairs = [(results[variant][s], results[reference][s]) for s in seeds]
-            cells = []
+            cells, reading = [], ""
             for key in columns:
                 diffs = [a[key] - b[key] for a, b in pairs if key in a and key in b]
-                spread = f" ({min(diffs):+.1f} .. {max(diffs):+.1f})" if len(diffs) > 1 else ""
-                cells.append(f"{sum(diffs) / len(diffs):+.1f}{spread}" if diffs else "")
-            lines.append(f"| {variant} - {reference} | {len(seeds)} | " + " | ".join(cells) + " |")
+                stats = paired_stats(diffs) if diffs else None
+                cells.append(_paired_cell(stats) if stats else "")
+                if key == headline and stats:
+                    reading = stats["reading"]
+            lines.append(f"| {variant} - {reference} | {len(seeds)} | " + " | ".join(cells) + f" | {reading} |")
     if not lines:
         return ""
-    header = ["| comparison | seeds | " + " | ".join(METRICS[k] for k in columns) + " |",
-              "| --- | --- | " + " | ".join("---" for _ in columns) + " |"]
+    title = f"reading ({METRICS[headline]})" if headline else "reading"
+    header = ["| comparison | seeds | " + " | ".join(METRICS[k] for k in columns) + f" | {title} |",
+              "| --- | --- | " + " | ".join("---" for _ in columns) + " | --- |"]
     return "\n".join(header + lines) + "\n"
 
 
@@ -334,14 +392,34 @@ def write_summary(results: Dict, variants: Sequence[str], results_path: str,
         if classes:
             f.write(f"\nIoU per class, mean over seeds:\n\n{classes}")
         if paired:
-            f.write("\nDifferences on the same seed (mean, then the smallest and largest):\n\n"
+            f.write("\nDifferences on the same seed: mean +/- standard error [t-based 95% interval] "
+                    "seeds above/below; the reading: 'supported' (the interval excludes 0), 'a "
+                    "direction' (every seed on one side, the interval does not), 'within noise':\n\n"
                     + paired)
     if _columns(rows):
         plot(rows, results, os.path.join(output_dir, "results.png"))
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+def _split_overrides(argv: Sequence[str]):
+    """argv -> (the options, the overrides): a ``key=value`` word is an override wherever it stands
+    (after ``--variants a b`` or ``--references a b`` too), except the two words after ``--define``."""
+    options, overrides, i = [], [], 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--define":
+            options += argv[i : i + 3]
+            i += 3
+            continue
+        (overrides if "=" in word and not word.startswith("-") else options).append(word)
+        i += 1
+    return options, overrides
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The command line; ``opts`` holds the overrides (``key=value``) wherever they were written."""
+    parser = argparse.ArgumentParser(
+        description=__doc__.strip().splitlines()[0],
+        epilog="Overrides (key=value) for every run may stand anywhere, e.g. after --references.")
     parser.add_argument("--config-file", required=True, help="the SR config (sr_<baseline>.py)")
     parser.add_argument("--variants", nargs="+", required=True)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
@@ -353,8 +431,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="the variants the summary's same-seed differences are to, in order")
     parser.add_argument("--define", nargs=2, action="append", default=[], metavar=("NAME", "OVERRIDES"),
                         help='a variant of your own: NAME "key=value key=value"')
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="overrides for every run (key=value)")
-    args = parser.parse_args(argv)
+    parser.add_argument("opts", nargs="*", metavar="key=value", help="overrides for every run")
+    options, overrides = _split_overrides(sys.argv[1:] if argv is None else list(argv))
+    args = parser.parse_args(options)
+    args.opts = [*args.opts, *overrides]
+    return args
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
     defined = {name: overrides.split() for name, overrides in args.define}
     try:
         results = args.results or os.path.join(args.output_dir, "results.json")

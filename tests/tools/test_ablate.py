@@ -6,7 +6,8 @@ import os
 import pytest
 
 from sr_d2.tools.ablate import (
-    VARIANTS, ablate, baseline_config, class_table, markdown_table, paired_table, summarize)
+    VARIANTS, ablate, baseline_config, class_table, markdown_table, paired_stats, paired_table, summarize,
+    t_quantile)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SR_CONFIG = os.path.join(REPO, "configs", "synthetic", "sr_sem_seg_fpn_R18.py")
@@ -104,27 +105,50 @@ def test_summary_is_the_mean_and_sample_spread_over_seeds():
     assert class_table({"c": {"seed0": {"panoptic_seg/PQ": 30.0}}}, ["c"]) == ""
 
 
-def test_paired_table_gives_per_seed_differences_to_each_reference():
+def test_paired_table_gives_same_seed_statistics_to_each_reference():
     results = {"baseline": {"seed0": {"sem_seg/mIoU": 50.0}, "seed1": {"sem_seg/mIoU": 54.0},
                             "seed2": {"sem_seg/mIoU": 40.0}},
                "mea-only": {"seed0": {"sem_seg/mIoU": 53.0}, "seed1": {"sem_seg/mIoU": 55.0}},
                "sr": {"seed0": {"sem_seg/mIoU": 52.0, "sem_seg/BF": 9.0},
                       "seed1": {"sem_seg/mIoU": 58.0}},
                "other": {"seed5": {"sem_seg/mIoU": 1.0}}}
-    # sr - baseline: +2, +4 on seeds 0, 1 (seed 2 unshared); sr - mea-only: -1, +3; BF has no
+    # sr - baseline: +2, +4 on seeds 0, 1 (seed 2 unshared): mean 3, SE 1, t(1) 12.706 -> [-9.7,
+    # +15.7], both above: "a direction"; sr - mea-only: -1, +3: SE 2, "within noise"; BF has no
     # reference value; "other" shares no seed; baseline is not compared to mea-only again.
     assert paired_table(results, ["baseline", "mea-only", "sr", "other"]).splitlines() == [
-        "| comparison | seeds | mIoU | BF |", "| --- | --- | --- | --- |",
-        "| mea-only - baseline | 2 | +2.0 (+1.0 .. +3.0) |  |",
-        "| sr - baseline | 2 | +3.0 (+2.0 .. +4.0) |  |",
-        "| sr - mea-only | 2 | +1.0 (-1.0 .. +3.0) |  |"]
+        "| comparison | seeds | mIoU | BF | reading (mIoU) |", "| --- | --- | --- | --- | --- |",
+        "| mea-only - baseline | 2 | +2.0 +/- 1.0 [-10.7, +14.7] 2/0 |  | a direction |",
+        "| sr - baseline | 2 | +3.0 +/- 1.0 [-9.7, +15.7] 2/0 |  | a direction |",
+        "| sr - mea-only | 2 | +1.0 +/- 2.0 [-24.4, +26.4] 1/1 |  | within noise |"]
     assert paired_table({"sr": results["sr"]}, ["sr"]) == ""
     # other references, e.g. a study's controls: each variant to "sr", then to "mea-only" (sr, an
     # earlier reference, not again)
     assert paired_table(results, ["baseline", "mea-only", "sr"], ["sr", "mea-only"]).splitlines()[2:] == [
-        "| baseline - sr | 2 | -3.0 (-4.0 .. -2.0) |  |",
-        "| mea-only - sr | 2 | -1.0 (-3.0 .. +1.0) |  |",
-        "| baseline - mea-only | 2 | -2.0 (-3.0 .. -1.0) |  |"]
+        "| baseline - sr | 2 | -3.0 +/- 1.0 [-15.7, +9.7] 0/2 |  | a direction |",
+        "| mea-only - sr | 2 | -1.0 +/- 2.0 [-26.4, +24.4] 1/1 |  | within noise |",
+        "| baseline - mea-only | 2 | -2.0 +/- 1.0 [-14.7, +10.7] 0/2 |  | a direction |"]
+
+
+def test_t_quantile_matches_published_values():
+    # two-sided 95% quantiles of Student's t (any statistics table)
+    for df, value in {1: 12.706, 2: 4.303, 4: 2.776, 9: 2.262, 30: 2.042}.items():
+        assert t_quantile(df) == pytest.approx(value, abs=1e-3)
+    with pytest.raises(ValueError, match="df"):
+        t_quantile(0)
+
+
+def test_paired_stats_by_hand():
+    # diffs 2, 3, 3, 4: mean 3, sample sd sqrt(2/3), SE sqrt(2/3)/2, t(3) 3.182: [1.70, 4.30]
+    stats = paired_stats([2.0, 3.0, 3.0, 4.0])
+    se = math.sqrt(2 / 3) / 2
+    assert stats["mean"] == 3.0 and stats["se"] == pytest.approx(se)
+    assert stats["low"] == pytest.approx(3 - 3.1824 * se, abs=1e-3)
+    assert stats["high"] == pytest.approx(3 + 3.1824 * se, abs=1e-3)
+    assert (stats["above"], stats["below"], stats["reading"]) == (4, 0, "supported")
+    assert paired_stats([0.5, -0.2, 0.1])["reading"] == "within noise"
+    assert paired_stats([0.1, 5.0, 0.2])["reading"] == "a direction"  # every seed above, interval wide
+    assert paired_stats([-1.5]) == dict(n=1, mean=-1.5, se=None, low=None, high=None, above=0, below=1,
+                                        reading="one seed")
 
 
 def test_nothing_left_to_train_rewrites_the_summary_with_the_references_named(tmp_path, capsys):
@@ -139,7 +163,8 @@ def test_nothing_left_to_train_rewrites_the_summary_with_the_references_named(tm
             "--output-dir", str(tmp_path / "runs"), "--results", study]
     assert main(argv + ["--references", "plain-ce"]) == 0
     table = capsys.readouterr().out
-    assert "| sr-f-res3 - plain-ce | 1 | -1.0 |" in table and "| mea-only - plain-ce | 1 | -3.0 |" in table
+    assert "| sr-f-res3 - plain-ce | 1 | -1.0 | one seed |" in table
+    assert "| mea-only - plain-ce | 1 | -3.0 | one seed |" in table
     assert "- mea-only" not in table and not os.path.exists(tmp_path / "runs" / "plain-ce")
     assert main(argv + ["--references", "plain-cee"]) == 1
     assert "'plain-cee'" in capsys.readouterr().err
