@@ -5,10 +5,13 @@ from .losses import (
     image_cls_loss,
     image_labels_from_mask,
     label_shares,
+    local_affinity,
     sem_seg_ce_loss,
+    sr_f_affinity_loss,
     sr_f_loss,
     sr_l_loss,
+    void_to_teacher,
 )
 from .meta_arch import SelfRegulated, SRPanopticFPN, SRSemanticSegmentor, exit_inference
 from .self_regulated_head import SelfRegulatedHead, image_labels_of
-from .self_regulation import SR_PRESETS, SelfRegulation, exit_feature_shapes
+from .self_regulation import SR_PRESETS, SelfRegulation, exit_feature_shapes, random_mask_shares

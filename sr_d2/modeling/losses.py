@@ -16,13 +16,16 @@ __all__ = [
     "class_argmax",
     "label_shares",
     "image_labels_from_mask",
+    "local_affinity",
     "image_cls_loss",
     "sem_seg_ce_loss",
+    "sr_f_affinity_loss",
     "sr_f_loss",
     "sr_l_loss",
+    "void_to_teacher",
 ]
 
-SR_F_GATES = ("none", "teacher_right", "teacher_right_student_wrong")
+SR_F_GATES = ("none", "teacher_right", "teacher_right_or_void", "teacher_right_student_wrong")
 
 
 def class_argmax(logits: torch.Tensor, dim: int) -> torch.Tensor:
@@ -144,6 +147,13 @@ def _check_same_shape(a: torch.Tensor, b: torch.Tensor, name: str) -> None:
         raise ValueError(f"{name}: {tuple(a.shape)} and {tuple(b.shape)} must have the same shape")
 
 
+def void_to_teacher(shares: torch.Tensor, teacher_labels: torch.Tensor) -> torch.Tensor:
+    """(N, C, h, w) label shares with each cell's void fraction given to the teacher's class:
+    (N, h, w) ``teacher_labels``. Cells then sum to 1; already full cells are unchanged."""
+    void = (1 - shares.sum(dim=1, keepdim=True)).clamp(min=0)
+    return shares.scatter_add(1, teacher_labels[:, None], void)
+
+
 def sr_f_loss(
     student: torch.Tensor,
     teacher: torch.Tensor,
@@ -167,6 +177,8 @@ def sr_f_loss(
             "none": 1, every pixel (void included: SR needs no labels; the official code);
             "teacher_right": the share of the pixel's labels that are t (``shares[t]``): the
             teacher never contradicts the labels;
+            "teacher_right_or_void": as "teacher_right", and the pixel's void share at weight 1
+            (:func:`void_to_teacher`): SR on the unlabelled pixels too, as the official code;
             "teacher_right_student_wrong": ``shares[t]`` where the student's argmax is not t:
             only the detail the shallow teacher gets and the deeper student misses.
         shares: (N, C, h, w) class shares of the labels (:func:`label_shares`); gates other
@@ -204,6 +216,8 @@ def sr_f_loss(
     if gate == "none":  # every pixel at weight 1 (class_balanced needs a gate: refused above)
         return per_pixel.sum() / teacher_labels.numel()
     _check_same_shape(teacher, shares, "sr_f_loss shares")
+    if gate == "teacher_right_or_void":
+        shares = void_to_teacher(shares, teacher_labels)
     weight = shares.gather(1, teacher_labels[:, None])[:, 0]
     if gate == "teacher_right_student_wrong":
         weight = weight * (class_argmax(students.detach(), dim=2) != labels)
@@ -213,6 +227,34 @@ def sr_f_loss(
     mass = shares.sum(dim=(0, 2, 3)) if class_mass is None else class_mass
     per_class = weighted.new_zeros(mass.shape).index_add_(0, labels.flatten(), weighted.flatten())
     return _class_mean(per_class, mass)
+
+
+def local_affinity(features: torch.Tensor) -> torch.Tensor:
+    """(N, D, h, w) -> (N, 8, h, w): the cosine similarity of each pixel's feature vector to each of
+    its 8 neighbours' (0 for a neighbour outside the map, or a zero vector)."""
+    x = F.normalize(features.float(), dim=1)
+    h, w = x.shape[-2:]
+    padded = F.pad(x, (1, 1, 1, 1))
+    return torch.stack([(x * padded[:, :, 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]).sum(dim=1)
+                        for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx], dim=1)
+
+
+def sr_f_affinity_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """
+    Shallow-to-deep SR on features: a deeper student's features keep the local structure of a
+    shallow teacher's, which pixels are alike and which differ, without copying its values.
+
+    Args:
+        student: (N, D_s, h, w) features (any width); teacher: (N, D_t, H, W) features of the
+            same images at a finer or equal stride, detached here and average-pooled to (h, w).
+    Returns:
+        scalar: the squared difference of their :func:`local_affinity`, summed over the 8
+        neighbours, mean over the student's pixels.
+    """
+    if student.shape[0] != teacher.shape[0]:
+        raise ValueError(f"sr_f_affinity_loss: {student.shape[0]} student and {teacher.shape[0]} teacher images")
+    target = local_affinity(F.adaptive_avg_pool2d(teacher.detach().float(), student.shape[-2:]))
+    return (local_affinity(student) - target).pow(2).sum(dim=1).mean()
 
 
 def sr_l_loss(

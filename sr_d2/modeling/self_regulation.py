@@ -18,8 +18,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+import fvcore.nn.weight_init as weight_init
+
 from detectron2.config import configurable
-from detectron2.layers import ShapeSpec
+from detectron2.layers import Conv2d, ShapeSpec
 from detectron2.modeling import Backbone
 from detectron2.utils import comm
 
@@ -31,11 +33,13 @@ from .losses import (
     image_labels_from_mask,
     label_shares,
     sem_seg_ce_loss,
+    sr_f_affinity_loss,
     sr_f_loss,
     sr_l_loss,
+    void_to_teacher,
 )
 
-__all__ = ["LOSSES", "SR_PRESETS", "SelfRegulation", "exit_feature_shapes"]
+__all__ = ["LOSSES", "SR_PRESETS", "SelfRegulation", "exit_feature_shapes", "random_mask_shares"]
 
 # The losses SelfRegulation returns, each with its weight in ``weight_dict``.
 LOSSES = ("loss_exit_seg", "loss_exit_cls", "loss_sr_f", "loss_sr_l")
@@ -119,8 +123,8 @@ class SelfRegulation(nn.Module):
     ):
         """
         Args:
-            input_shape: the features that get an exit; ordered by stride, the first (shallowest)
-                exit is SR-F's teacher.
+            input_shape: the features that get an exit; ordered by stride (at equal stride, SR-F's
+                teachers first), the first (shallowest) exit is SR-F's teacher by default.
             num_classes, ignore_value: as the model's head (num_classes: the exits', see final_classes).
             conv_dims, conv_kernels, norm: shape of each exit, see :class:`ExitHead`.
             loss_stride, label_sampling: all losses are computed at 1/loss_stride of the input
@@ -129,15 +133,21 @@ class SelfRegulation(nn.Module):
             weight_dict: the weight of each loss this module returns: "loss_exit_seg" (the exits'
                 CE), "loss_exit_cls" (image-level BCE of the exits and of the final output),
                 "loss_sr_f" and "loss_sr_l"; each summed over its terms first.
-            sr_f_mode, sr_f_tau, sr_f_gate, sr_f_class_balanced: SR-F, see :func:`sr_f_loss`.
+            sr_f_mode, sr_f_tau, sr_f_gate, sr_f_class_balanced: SR-F, see :func:`sr_f_loss`;
+                mode "affinity" is SR-F on features (:func:`sr_f_affinity_loss`, label-free: gate
+                "none", not class-balanced): the teacher exit's input feature regulates each
+                student's, the deeper exits' input features and the final logits, each through a
+                1x1 projection to ``conv_dims`` channels (training only).
             sr_f_teacher: the exit (feature name) that teaches SR-F the deeper exits and the
                 final output; None: the shallowest (the paper). Several joined by "+" (e.g.
                 "res2+res3") teach as an ensemble, the mean of their class probabilities, the
                 exits after the deepest of them.
-            sr_f_target: what SR-F's students learn: "teacher" (SR-F) or "labels", the control
-                that takes the teacher out: the same students, weight and schedule learn the
-                label shares (:func:`sem_seg_ce_loss`, balanced as ``sr_f_class_balanced``
-                says; mode, tau and gate do not apply).
+            sr_f_target: what SR-F's students learn: "teacher" (SR-F); or a control that takes
+                the teacher out, at the same students, weight and schedule: "labels", the label
+                shares (:func:`sem_seg_ce_loss`, balanced as ``sr_f_class_balanced`` says; mode,
+                tau and gate do not apply); "random_mask", the label shares on a random mask
+                whose mass per class is that of the teacher's "teacher_right" mask in the batch
+                (:func:`random_mask_shares`): which pixels the teacher picks, not how many.
             sr_l_mode, sr_l_tau: SR-L, see :func:`sr_l_loss`.
             backbone_grad_scale: the gradient the exits send into the backbone features is
                 multiplied by this: 1 trains the backbone with every exit loss (the paper), 0
@@ -159,15 +169,19 @@ class SelfRegulation(nn.Module):
             weight_dict=weight_dict, temperatures=dict(sr_f_tau=sr_f_tau, sr_l_tau=sr_l_tau),
             backbone_grad_scale=backbone_grad_scale, final_classes=final_classes,
         )
-        ordered = sorted(input_shape.items(), key=lambda kv: kv[1].stride)
+        teachers = set() if sr_f_teacher is None else set(sr_f_teacher.split("+"))
+        # at equal stride (detectron2's stem and res2) the named teachers are the shallower
+        ordered = sorted(input_shape.items(), key=lambda kv: (kv[1].stride, kv[0] not in teachers))
         self.in_features = [name for name, _ in ordered]
         self.input_shape = dict(ordered)
-        teachers = [self.in_features[0]] if sr_f_teacher is None else sr_f_teacher.split("+")
-        if not set(teachers) <= set(self.in_features[:-1]):
+        teachers = teachers or {self.in_features[0]}
+        if not teachers <= set(self.in_features[:-1]):
             raise ValueError(f"SelfRegulation: sr_f_teacher={sr_f_teacher!r} must be an exit with a deeper "
                              f"one after it, one of {self.in_features[:-1]}, or several joined by '+'")
+        if sr_f_mode == "affinity" and len(teachers) > 1:
+            raise ValueError(f"SelfRegulation: sr_f_mode='affinity' takes one teacher exit, got {sr_f_teacher!r}")
         # indices of the teacher exits; the students are the exits after the deepest, and the output
-        self.sr_f_teachers = sorted(self.in_features.index(t) for t in set(teachers))
+        self.sr_f_teachers = sorted(self.in_features.index(t) for t in teachers)
         self.exits = nn.ModuleDict(
             {
                 name: ExitHead(shape.channels, num_classes, conv_dims=conv_dims,
@@ -184,6 +198,11 @@ class SelfRegulation(nn.Module):
                              torch.nonzero(torch.bincount(groups)[groups] == 1)[:, 0], persistent=False)
         # Image-level classifier of the final output S_0, as each exit has one.
         self.final_image_classifier = ImageClassifier(self.num_final_classes)
+        if sr_f_mode == "affinity":  # each student's projection: the deeper exits' features, S_0
+            students = self.in_features[self.sr_f_teachers[-1] + 1 :]
+            self.sr_f_projections = nn.ModuleDict(
+                {name: _projection(self.input_shape[name].channels, conv_dims) for name in students})
+            self.final_projection = _projection(self.num_final_classes, conv_dims)
         self.num_classes = num_classes
         self.ignore_value = ignore_value
         self.loss_stride, self.label_sampling = loss_stride, label_sampling
@@ -261,7 +280,13 @@ class SelfRegulation(nn.Module):
             self._track_teacher(teacher, shares)
         zero = final_seg.new_zeros(())
         losses.update(loss_sr_f=zero, loss_sr_l=zero)
-        if self.scale > 0 and self.weight_dict["loss_sr_f"] > 0:
+        if self.scale > 0 and self.weight_dict["loss_sr_f"] > 0 and self.sr_f_mode == "affinity":
+            loss = self._sr_f_affinity(features, final_logits)
+            losses["loss_sr_f"] = (self.scale * self.weight_dict["loss_sr_f"]) * loss
+        elif self.scale > 0 and self.weight_dict["loss_sr_f"] > 0:
+            if self.sr_f_gate == "teacher_right_or_void":  # void cells go to the teacher's class
+                shares = void_to_teacher(shares, class_argmax(teacher, dim=1))
+                final_shares = self._summed_into_final(shares, dim=1)
             # students: the exits after the teacher, and the final output in its own classes
             mass = _class_mass(shares) if self.sr_f_class_balanced else None
             final_mass = None if mass is None else self._summed_into_final(mass, dim=0)
@@ -294,8 +319,20 @@ class SelfRegulation(nn.Module):
         the label shares and the (C,) class mass (when class-balanced) in the students' classes."""
         if self.sr_f_target == "labels":
             return sem_seg_ce_loss(students, shares, self.sr_f_class_balanced, mass)
+        if self.sr_f_target == "random_mask":
+            kept = random_mask_shares(shares, class_argmax(teacher.detach(), dim=1))
+            return sem_seg_ce_loss(students, kept, self.sr_f_class_balanced, mass)
         return sr_f_loss(students, teacher, self.sr_f_mode, self.sr_f_tau, self.sr_f_gate, shares,
                          self.sr_f_class_balanced, mass)
+
+    def _sr_f_affinity(self, features: Dict[str, torch.Tensor], final_logits: torch.Tensor) -> torch.Tensor:
+        """SR-F on features (unweighted): the sum over the students of :func:`sr_f_affinity_loss`."""
+        teacher = features[self.in_features[self.sr_f_teachers[0]]]
+        loss = sr_f_affinity_loss(self.final_projection(final_logits.float()), teacher)
+        for name, projection in self.sr_f_projections.items():
+            loss = loss + sr_f_affinity_loss(projection(_grad_scaled(features[name], self.backbone_grad_scale)),
+                                             teacher)
+        return loss
 
     def _summed_into_final(self, x: torch.Tensor, dim: int) -> torch.Tensor:
         """``x`` with its dimension ``dim`` over the exits' classes summed into the final output's
@@ -322,6 +359,25 @@ class SelfRegulation(nn.Module):
             return teacher
         grouped = self._summed_into_final(F.softmax(teacher, dim=1), dim=1)
         return grouped.clamp(min=torch.finfo(grouped.dtype).tiny).log()
+
+
+@torch.no_grad()
+def random_mask_shares(shares: torch.Tensor, teacher_labels: torch.Tensor) -> torch.Tensor:
+    """
+    The control of the teacher's mask: (N, C, h, w) label shares kept on a random mask that holds,
+    for each class c, the mass the teacher's "teacher_right" mask keeps of it (the shares of c
+    where the (N, h, w) ``teacher_labels`` are c): c's cells in a random order, each kept whole
+    until that mass is reached, the last one in part. Where the teacher's mask is, is lost.
+    """
+    n, c, h, w = shares.shape
+    right = shares.gather(1, teacher_labels[:, None]).flatten()
+    wanted = shares.new_zeros(c).index_add_(0, teacher_labels.flatten(), right)  # (C,) the teacher's
+    flat = shares.transpose(0, 1).reshape(c, -1)  # (C, N*h*w)
+    order = torch.rand(flat.shape, device=flat.device).argsort(dim=1)
+    ordered = flat.gather(1, order)
+    before = ordered.cumsum(dim=1) - ordered  # mass of the cells ahead in the order
+    kept = ordered * ((wanted[:, None] - before) / ordered.clamp(min=1e-12)).clamp(0, 1)
+    return torch.zeros_like(flat).scatter_(1, order, kept).view(c, n, h, w).transpose(0, 1)
 
 
 @torch.no_grad()
@@ -354,6 +410,13 @@ def _grad_scaled(x: torch.Tensor, scale: float) -> torch.Tensor:
     return x.detach() if scale == 0 else _GradScale.apply(x, scale)
 
 
+def _projection(in_channels: int, out_channels: int) -> Conv2d:
+    """A 1x1 conv, MSRA-initialised: a student's features projected for SR-F on features."""
+    conv = Conv2d(in_channels, out_channels, kernel_size=1)
+    weight_init.c2_msra_fill(conv)
+    return conv
+
+
 def _resized(logits: torch.Tensor, size) -> torch.Tensor:
     """(N, C, h, w) logits resized (bilinear) to ``size``."""
     if tuple(logits.shape[-2:]) == tuple(size):
@@ -381,8 +444,8 @@ def _check_settings(input_shape, *, num_classes, loss_stride, label_sampling, sr
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             problems.append(f"{name} must be an integer >= 1, got {value!r}")
     choices = {"label_sampling": (label_sampling, ("area", "nearest")),
-               "sr_f_mode": (sr_f_mode, ("hard", "soft")), "sr_f_gate": (sr_f_gate, SR_F_GATES),
-               "sr_f_target": (sr_f_target, ("teacher", "labels")),
+               "sr_f_mode": (sr_f_mode, ("hard", "soft", "affinity")), "sr_f_gate": (sr_f_gate, SR_F_GATES),
+               "sr_f_target": (sr_f_target, ("teacher", "labels", "random_mask")),
                "sr_l_mode": (sr_l_mode, ("image", "pixel"))}
     for name, (value, allowed) in choices.items():
         if value not in allowed:
@@ -396,9 +459,16 @@ def _check_settings(input_shape, *, num_classes, loss_stride, label_sampling, sr
         elif sr_l_mode != "image":
             problems.append("final_classes needs sr_l_mode='image' (pixel SR-L compares the final "
                             "output's and the exits' distributions over the same classes)")
+    if sr_f_mode == "affinity" and (sr_f_gate != "none" or sr_f_target != "teacher" or sr_f_class_balanced):
+        problems.append("sr_f_mode='affinity' (SR-F on features) is label-free: it needs sr_f_gate='none', "
+                        f"sr_f_target='teacher', sr_f_class_balanced=False; got {sr_f_gate!r}, "
+                        f"{sr_f_target!r}, {sr_f_class_balanced!r}")
+    elif sr_f_target == "random_mask" and (sr_f_gate != "teacher_right" or sr_f_mode != "hard"):
+        problems.append("sr_f_target='random_mask' matches the mask of sr_f_gate='teacher_right' with "
+                        f"sr_f_mode='hard'; got {sr_f_gate!r}, {sr_f_mode!r}")
     if not isinstance(sr_f_class_balanced, bool):
         problems.append(f"sr_f_class_balanced must be True or False, got {sr_f_class_balanced!r}")
-    elif sr_f_class_balanced and sr_f_gate == "none" and sr_f_target == "teacher":
+    elif sr_f_class_balanced and sr_f_gate == "none" and sr_f_target == "teacher" and sr_f_mode != "affinity":
         problems.append("sr_f_class_balanced=True (sr-d2's default) needs an sr_f_gate other than "
                         "'none' (it balances the labels' classes): with sr_f_gate='none' set "
                         "sr_f_class_balanced=False")

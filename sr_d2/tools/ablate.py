@@ -59,6 +59,19 @@ VARIANTS: Dict[str, List[str]] = {
     "balanced-ce": [f"{SR}sr_f_teacher=res3", f"{SR}sr_f_target=labels"],
     "plain-ce": [f"{SR}sr_f_teacher=res3", f"{SR}sr_f_target=labels",
                  f"{SR}sr_f_class_balanced=False"],
+    # The control of the teacher's mask: sr-f-res3's students learn the labels (as balanced-ce) on a
+    # random mask with, per class, the mass of the teacher's mask in the batch.
+    "random-mask": [f"{SR}sr_f_teacher=res3", f"{SR}sr_f_target=random_mask"],
+    # SR on the unlabelled (void) pixels too, as the official code: sr-f-res3 with void in the gate.
+    "sr-void": [f"{SR}sr_f_teacher=res3", f"{SR}sr_f_gate=teacher_right_or_void"],
+    # SR-F on features: the students' features keep the local affinities of the res2 exit's input.
+    "sr-f-feature": [f"{SR}sr_f_mode=affinity", f"{SR}sr_f_gate=none", f"{SR}sr_f_class_balanced=False"],
+    # The official code's teacher: an exit on the stem (detectron2's, after its max-pool: stride 4)
+    # teaches, the rest as sr-d2. The FPN keeps reading res2-res5.
+    "sr-f-stem": ["model.backbone.bottom_up.out_features=[stem,res2,res3,res4,res5]",
+                  "model.backbone.in_features=[res2,res3,res4,res5]",
+                  f"+{SR}input_shape.stem={{_target_:detectron2.layers.ShapeSpec,channels:64,stride:4}}",
+                  f"{SR}sr_f_teacher=stem"],
     "sr-l-off": [f"{SR}weight_dict.loss_sr_l=0"],
     # The exits' pull on a backbone that other heads share (Panoptic-FPN's RPN and ROI heads):
     # their gradient into it at a tenth, or none (the exits learn on detached features).

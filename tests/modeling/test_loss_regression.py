@@ -28,6 +28,20 @@ RECORDED = {
     "plain-ce": {"loss_sr_f": 25.105175},
     "sr-f-soft-res3": {"loss_sr_f": 2.813739},
     "sr-f-res2res3": {"loss_sr_f": 2.329109},
+    # recorded at 6653ba4, before the variants below were added
+    "official-losses": {**SHARED, "loss_sr_f": 35.026772, "loss_sr_l": 4.125774},
+    "mea-only": {**SHARED, "loss_sr_f": 0.0, "loss_sr_l": 0.0},
+    "sr-f-soft": {"loss_sr_f": 3.812604},
+    # recorded when added (#36); sr-f-stem adds an exit, so its MEA terms differ
+    "random-mask": {**SHARED, "loss_sr_f": 1.988949, "loss_sr_l": 4.125774},
+    "sr-f-feature": {**SHARED, "loss_sr_f": 5.7989, "loss_sr_l": 4.125774},
+    "sr-f-stem": {"loss_exit_cls": 2.178257, "loss_exit_seg": 19.272076, "loss_sem_seg": 11.922135,
+                  "loss_sr_f": 3.524608, "loss_sr_l": 4.475867},
+}
+# On the batch with its top 16 rows void (the batch above has none): SR on void pixels differs.
+RECORDED_VOID = {
+    "sr-f-res3": {"loss_exit_seg": 15.985265, "loss_sem_seg": 12.713154, "loss_sr_f": 1.943782},
+    "sr-void": {"loss_exit_seg": 15.985265, "loss_sem_seg": 12.713154, "loss_sr_f": 5.024748},
 }
 
 # Gradient norm of the total sr-d2 loss per parameter group, recorded at c2d7e92.
@@ -62,12 +76,14 @@ RECORDED_MODELS = {
 }
 
 
-def _batch(num_classes, g, panoptic=None):
-    """Two random 64x96 training inputs; ``panoptic``: "fpn" or "deeplab", its targets too."""
+def _batch(num_classes, g, panoptic=None, void_rows=0):
+    """Two random 64x96 training inputs; ``panoptic``: "fpn" or "deeplab", its targets too;
+    ``void_rows``: the top rows labelled void (the CamVid config's 11)."""
     batch = []
     for _ in range(2):
         x = {"image": torch.rand(3, 64, 96, generator=g) * 255,
              "sem_seg": torch.randint(0, num_classes, (64, 96), generator=g)}
+        x["sem_seg"][:void_rows] = 11
         if panoptic == "fpn":
             masks = torch.zeros(2, 64, 96, dtype=torch.bool)
             masks[0, 8:40, 10:50], masks[1, 30:60, 50:90] = True, True
@@ -107,6 +123,13 @@ def losses_of(name):
 def test_losses_on_a_fixed_batch_are_the_recorded_ones(variant):
     losses = _losses(CONFIG, VARIANTS[variant], lambda g: _batch(11, g))
     for key, value in RECORDED[variant].items():
+        assert losses[key].item() == pytest.approx(value, rel=1e-4, abs=1e-5), key
+
+
+@pytest.mark.parametrize("variant", sorted(RECORDED_VOID))
+def test_losses_on_a_batch_with_void_are_the_recorded_ones(variant):
+    losses = _losses(CONFIG, VARIANTS[variant], lambda g: _batch(11, g, void_rows=16))
+    for key, value in RECORDED_VOID[variant].items():
         assert losses[key].item() == pytest.approx(value, rel=1e-4, abs=1e-5), key
 
 

@@ -10,9 +10,12 @@ from sr_d2.modeling.losses import (
     image_cls_loss,
     image_labels_from_mask,
     label_shares,
+    local_affinity,
     sem_seg_ce_loss,
+    sr_f_affinity_loss,
     sr_f_loss,
     sr_l_loss,
+    void_to_teacher,
 )
 
 IGNORE = 255
@@ -288,3 +291,40 @@ def test_the_readme_loss_example_runs_as_written():
     exec(block, scope)
     scope["loss"].backward()
     assert scope["deep_logits"].grad.abs().sum() > 0 and torch.isfinite(scope["loss"])
+
+
+def test_sr_f_void_gate_adds_the_void_pixels_at_weight_one():
+    # Teacher argmax 0, 1, 0, 1; labels 0, 0, void, 1: pixels 0 and 3 (teacher right) and 2 (void,
+    # the teacher's class 0) count, over all 4 pixels.
+    shares = label_shares(torch.tensor([[[0, 0], [IGNORE, 1]]]), 2, IGNORE)
+    expected = (_ce(STUDENT[0], 0) + _ce(STUDENT[2], 0) + _ce(STUDENT[3], 1)) / 4
+    got = sr_f_loss(_logits(STUDENT), _logits(TEACHER), gate="teacher_right_or_void", shares=shares)
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+    filled = void_to_teacher(shares, _logits(TEACHER).argmax(1))
+    assert filled[0, :, 1, 0].tolist() == [1.0, 0.0] and torch.equal(filled.sum(1), torch.ones(1, 2, 2))
+
+
+def test_local_affinity_by_hand():
+    # a 1x2 map of 2-d features (1, 0) and (1, 1): each pixel's only neighbour is at cosine 1/sqrt(2)
+    x = torch.tensor([[1.0, 1.0], [0.0, 1.0]]).reshape(1, 2, 1, 2)
+    a = local_affinity(x)
+    assert a.shape == (1, 8, 1, 2)
+    # neighbour order: (dy, dx) over (-1, 0, 1)^2 without (0, 0): index 3 is left, 4 is right
+    expected = torch.zeros(1, 8, 1, 2)
+    expected[0, 4, 0, 0] = expected[0, 3, 0, 1] = 1 / math.sqrt(2)
+    assert torch.allclose(a, expected)
+
+
+def test_sr_f_affinity_loss_compares_structure_not_values_and_stops_at_the_teacher():
+    g = torch.Generator().manual_seed(0)
+    teacher = torch.rand(2, 3, 8, 12, generator=g, requires_grad=True)
+    pooled = F.avg_pool2d(teacher.detach(), 2)  # the teacher at the student's 4x6
+    # the same structure in other values (channels permuted, scaled): no loss
+    assert sr_f_affinity_loss(3 * pooled[:, [2, 0, 1]], teacher).item() == pytest.approx(0, abs=1e-6)
+    # by hand on a 1x2 student: one neighbour pair per pixel, cosines c_s and c_t
+    student = torch.tensor([[1.0, 0.0], [0.0, 1.0]]).reshape(1, 2, 1, 2).requires_grad_()
+    one = torch.tensor([[1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.0]]).reshape(1, 2, 1, 4).requires_grad_()
+    loss = sr_f_affinity_loss(student, one)  # c_s = 0 (orthogonal), c_t = 1 / sqrt(2)
+    assert loss.item() == pytest.approx(0.5, rel=1e-5)  # mean over 2 pixels of (0 - 1/sqrt2)^2
+    loss.backward()
+    assert one.grad is None and student.grad.abs().sum() > 0

@@ -10,6 +10,8 @@ from sr_d2.modeling import (
     image_cls_loss,
     image_labels_from_mask,
     label_shares,
+    random_mask_shares,
+    sr_f_affinity_loss,
     sr_f_loss,
 )
 
@@ -113,6 +115,9 @@ def test_backbone_grad_scale_scales_what_the_exits_send_into_the_features_and_no
     (dict(sr_f_class_balanced="yes"), "sr_f_class_balanced must be True or False"),
     (dict(sr_f_target="oracle"), "sr_f_target must be one of"),
     (dict(backbone_grad_scale=-1), "backbone_grad_scale must be a number >= 0"),
+    (dict(sr_f_mode="affinity"), "sr_f_mode='affinity'.*label-free.*sr_f_gate='none'"),
+    (dict(sr_f_target="random_mask", sr_f_gate="none", sr_f_class_balanced=False),
+     "random_mask.*sr_f_gate='teacher_right'"),
     (dict(final_classes=[0, 1]), "final_classes must give each of the 3 classes its final class"),
     (dict(final_classes=[0, 0, 2]), "numbered 0.. without a gap"),
     (dict(final_classes=[0, 0, 1], sr_l_mode="pixel"), "final_classes needs sr_l_mode='image'"),
@@ -279,3 +284,92 @@ def test_class_balanced_sr_f_is_the_loss_function_over_every_student():
     unbalanced = WEIGHTS["loss_sr_f"] * sum(
         sr_f_loss(s, teacher, gate="teacher_right", shares=shares) for s in (student, final_logits))
     assert got.item() != pytest.approx(unbalanced.item(), rel=1e-3)  # the balance changes the loss
+
+
+def test_random_mask_keeps_the_teachers_mass_per_class_elsewhere():
+    g = torch.Generator().manual_seed(3)
+    targets = torch.randint(0, C, (2, 32, 32), generator=g)
+    targets[:, :5] = IGNORE
+    shares = label_shares(targets, C, IGNORE, stride=4)
+    teacher_labels = torch.randint(0, C - 1, (2, 8, 8), generator=g)  # never the last class
+    torch.manual_seed(0)
+    kept = random_mask_shares(shares, teacher_labels)
+    teacher_mask = shares * F.one_hot(teacher_labels, C).permute(0, 3, 1, 2)  # shares[t] at t
+    assert torch.allclose(kept.sum(dim=(0, 2, 3)), teacher_mask.sum(dim=(0, 2, 3)), atol=1e-4)
+    assert kept[:, C - 1].sum() == 0 and (kept >= 0).all() and (kept <= shares + 1e-6).all()
+    torch.manual_seed(1)
+    other = random_mask_shares(shares, teacher_labels)
+    assert torch.allclose(other.sum(dim=(0, 2, 3)), kept.sum(dim=(0, 2, 3)), atol=1e-4)
+    assert not torch.allclose(other, kept) and not torch.allclose(kept, teacher_mask)
+
+
+def test_random_mask_target_is_the_balanced_label_ce_on_the_random_mask_without_the_teacher():
+    shapes = {**SHAPES, "res4": ShapeSpec(channels=8, stride=16)}
+    sr = SelfRegulation(shapes, num_classes=C, ignore_value=IGNORE, **{
+        **SR_PRESETS["sr-d2"], "norm": "", "sr_f_teacher": "res3", "sr_f_target": "random_mask"})
+    features, final_logits, targets = _inputs()
+    features["res4"] = torch.randn(2, 8, 2, 2)
+    torch.manual_seed(5)
+    loss = sr(features, final_logits, targets)["loss_sr_f"]
+    shares = label_shares(targets, C, IGNORE, stride=4)
+    size = tuple(shares.shape[-2:])
+    exit_logits = {n: F.interpolate(sr.exits[n](features[n])[0], size=size, mode="bilinear",
+                                    align_corners=False) for n in ("res3", "res4")}
+    teacher_labels = exit_logits["res3"].argmax(1)
+    torch.manual_seed(5)  # the same draws: the exits' mask, then the final output's
+    masks = [random_mask_shares(shares, teacher_labels) for _ in range(2)]
+    mass = shares.sum(dim=(0, 2, 3))
+    per_student = [(-(m * F.log_softmax(s, dim=1))).sum(dim=(0, 2, 3)).div(mass).sum() / (mass > 0).sum()
+                   for m, s in zip(masks, (exit_logits["res4"], final_logits))]
+    assert loss.item() == pytest.approx(WEIGHTS["loss_sr_f"] * sum(per_student).item(), rel=1e-5)
+    assert sum(_grads(loss, list(sr.exits["res3"].parameters()))) == 0  # the teacher only picks the mass
+    assert sum(_grads(loss, list(sr.exits["res4"].parameters()))) > 0
+
+
+def test_void_gate_teaches_the_void_cells_too():
+    features, final_logits, targets = _inputs()  # rows 0-3 void: the first row of 4x4 cells
+    grads = {}
+    for gate in ("teacher_right", "teacher_right_or_void"):
+        loss = _sr(sr_f_gate=gate)(features, final_logits, targets)["loss_sr_f"]
+        grads[gate] = torch.autograd.grad(loss, final_logits)[0].abs().sum(dim=(0, 1))  # (8, 8)
+    assert grads["teacher_right"][0].sum() == 0 and (grads["teacher_right_or_void"][0] > 0).all()
+
+
+def test_sr_f_on_features_regulates_the_students_features_not_the_teacher():
+    sr = _sr(sr_f_mode="affinity", sr_f_gate="none", sr_f_class_balanced=False)
+    assert sorted(sr.sr_f_projections) == ["res3"]
+    features, final_logits, targets = _inputs()
+    for f in features.values():
+        f.requires_grad_()
+    loss = sr(features, final_logits, targets)["loss_sr_f"]
+    expected = WEIGHTS["loss_sr_f"] * (
+        sr_f_affinity_loss(sr.sr_f_projections["res3"](features["res3"]), features["res2"])
+        + sr_f_affinity_loss(sr.final_projection(final_logits), features["res2"]))
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert _grads(loss, [features["res2"]])[0] == 0  # the teacher's features are detached
+    assert _grads(loss, [features["res3"]])[0] > 0 and _grads(loss, [final_logits])[0] > 0
+    assert sum(_grads(loss, list(sr.exits.parameters()))) == 0  # no exit head is a student here
+    assert all(g > 0 for g in _grads(loss, list(sr.sr_f_projections.parameters())))
+
+
+def test_an_sr_f_teacher_at_the_stride_of_another_exit_is_the_shallower():
+    # detectron2's stem and res2 both have stride 4: the stem, named teacher, comes first
+    shapes = {"res2": ShapeSpec(channels=4, stride=4), "stem": ShapeSpec(channels=4, stride=4),
+              "res3": ShapeSpec(channels=6, stride=8)}
+    settings = {**SR_PRESETS["sr-d2"], "norm": ""}
+    assert SelfRegulation(shapes, num_classes=C, ignore_value=IGNORE, **settings).in_features == ["res2", "stem", "res3"]
+    sr = SelfRegulation(shapes, num_classes=C, ignore_value=IGNORE, **{**settings, "sr_f_teacher": "stem"})
+    assert sr.in_features == ["stem", "res2", "res3"]
+    features, final_logits, targets = _inputs()
+    features["stem"] = torch.randn(2, 4, 8, 8)
+    loss = sr(features, final_logits, targets)["loss_sr_f"]
+    assert sum(_grads(loss, list(sr.exits["stem"].parameters()))) == 0
+    assert sum(_grads(loss, list(sr.exits["res2"].predictor.parameters()))) > 0
+
+
+def test_sr_f_on_features_takes_one_teacher():
+    shapes = {**SHAPES, "res4": ShapeSpec(channels=8, stride=16)}
+    with pytest.raises(ValueError, match="affinity' takes one teacher exit, got 'res2\\+res3'"):
+        SelfRegulation(shapes, num_classes=C, ignore_value=IGNORE, **{
+            **SR_PRESETS["sr-d2"], "norm": "", "sr_f_mode": "affinity", "sr_f_gate": "none",
+            "sr_f_class_balanced": False, "sr_f_teacher": "res2+res3"})

@@ -184,8 +184,11 @@ def test_every_named_variant_sets_its_keys_and_builds(variant):
 
     from sr_d2.config import load_lazy_config
 
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
     cfg = load_lazy_config(SR_CONFIG, VARIANTS[variant])
-    for override in VARIANTS[variant]:
-        key, value = override.split("=")
-        assert str(OmegaConf.select(cfg, key)) == value
+    for override in OverridesParser.create().parse_overrides(VARIANTS[variant]):
+        value = OmegaConf.select(cfg, override.key_or_group)
+        got = OmegaConf.to_object(value) if OmegaConf.is_config(value) else value
+        assert got == override.value(), override.input_line
     instantiate(cfg.model)  # SelfRegulation checks the combination (e.g. a gate for class balance)
