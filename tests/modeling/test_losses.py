@@ -276,17 +276,19 @@ def test_class_argmax_is_argmax_ties_included():
         assert torch.equal(class_argmax(logits, dim), logits.argmax(dim=dim))
 
 
-def test_the_readme_loss_example_runs_as_written():
+@pytest.mark.parametrize("doc", ["README.md", "docs/settings.md"])
+def test_the_documented_loss_example_runs_as_written(doc):
     import os
     import re
 
-    readme = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
-    with open(readme) as f:
+    path = os.path.join(os.path.dirname(__file__), "..", "..", doc)
+    with open(path) as f:
         block = next(b for b in re.findall(r"```python\n(.*?)```", f.read(), flags=re.S) if "sr_f_loss(" in b)
     n, c, h, w = 2, 5, 32, 48
     scope = dict(labels=torch.randint(0, c, (n, h, w)), num_classes=c, ignore_value=255,
                  shallow_logits=torch.randn(n, c, h // 4, w // 4, requires_grad=True),
                  deep_logits=torch.randn(n, c, h // 4, w // 4, requires_grad=True),
+                 final_logits=torch.randn(n, c, h // 4, w // 4),
                  shallow_cls_logits=torch.randn(n, c, requires_grad=True), final_cls_logits=torch.randn(n, c))
     exec(block, scope)
     scope["loss"].backward()
