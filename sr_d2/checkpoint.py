@@ -10,7 +10,7 @@ from detectron2.config import instantiate
 
 from .config import load_lazy_config
 
-__all__ = ["MAX_SANE_WEIGHT", "EvalCheckpointer", "NamesUnreadableFiles", "TrainCheckpointer", "load_model"]
+__all__ = ["EvalCheckpointer", "NamesUnreadableFiles", "TrainCheckpointer", "load_model"]
 
 
 class NamesUnreadableFiles:
@@ -25,16 +25,13 @@ class NamesUnreadableFiles:
                              f"({type(e).__name__})") from None
 
 
-# A weight beyond this is taken as a sign that training is diverging: no checkpoint keeps it.
-MAX_SANE_WEIGHT = 1e4
-
-
 class TrainCheckpointer(NamesUnreadableFiles, DetectionCheckpointer):
     """
     detectron2's checkpointer whose saves are atomic: a checkpoint is written under a temporary
     name and renamed, so a kill during a save never leaves ``last_checkpoint`` naming a truncated
-    file; that saves nothing once the trainer's loss diverged or while a weight is not finite or
-    above ``MAX_SANE_WEIGHT`` (so the last checkpoint is one to resume from); and whose resume
+    file; that saves nothing once the trainer's loss diverged or while a weight or buffer is not
+    finite (so the last checkpoint is one to resume from; a large value, e.g. a BatchNorm running
+    variance of 10^4 on raw pixels, is healthy and saved); and whose resume
     refuses what it cannot resume instead of starting over.
     """
 
@@ -45,11 +42,11 @@ class TrainCheckpointer(NamesUnreadableFiles, DetectionCheckpointer):
         if diverged_at is not None:
             self.logger.error("Not saving %s: the loss diverged at iteration %d", name, diverged_at)
             return
-        largest = max((w.detach().abs().max() for w in self.model.state_dict().values()
-                       if w.is_floating_point() and w.numel()), default=torch.tensor(0.0))
-        if not largest <= MAX_SANE_WEIGHT:  # NaN fails it too
-            self.logger.error("Not saving %s: a weight is %s (above %g), training is diverging; the last "
-                              "checkpoint stays %s", name, float(largest), MAX_SANE_WEIGHT,
+        broken = [key for key, w in self.model.state_dict().items()
+                  if w.is_floating_point() and not bool(torch.isfinite(w).all())]
+        if broken:
+            self.logger.error("Not saving %s: %s not finite, training is diverging; the last checkpoint "
+                              "stays %s", name, ", ".join(broken[:3]) + (" ..." if len(broken) > 3 else ""),
                               self.get_checkpoint_file() or "none")
             return
         partial = f"{name}.partial"

@@ -64,3 +64,19 @@ def test_a_file_that_is_no_checkpoint_is_named_without_advice_to_load_it_unsafel
     with pytest.raises(ValueError, match=r"weights.pth is not a checkpoint that loads") as e:
         load_model(CONFIG, str(path))
     assert "weights_only" not in str(e.value) and "trust" not in str(e.value)
+
+
+def test_a_healthy_model_with_large_batchnorm_statistics_is_saved_a_non_finite_one_is_not(tmp_path):
+    # #38: a stem BatchNorm's running variance passes 1e4 within 40 steps on raw 0-255 pixels
+    from sr_d2.checkpoint import TrainCheckpointer
+
+    model = instantiate(load_lazy_config(CONFIG).model)
+    checkpointer = TrainCheckpointer(model, str(tmp_path))
+    model.backbone.bottom_up.stem.conv1.norm.running_var.fill_(5e4)
+    checkpointer.save("large")
+    assert checkpointer.get_checkpoint_file() == str(tmp_path / "large.pth")
+    with torch.no_grad():
+        next(model.sem_seg_head.parameters())[0].fill_(float("nan"))
+    checkpointer.save("broken")
+    assert not (tmp_path / "broken.pth").exists()
+    assert checkpointer.get_checkpoint_file() == str(tmp_path / "large.pth")
