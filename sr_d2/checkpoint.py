@@ -10,19 +10,53 @@ from detectron2.config import instantiate
 
 from .config import load_lazy_config
 
-__all__ = ["EvalCheckpointer", "NamesUnreadableFiles", "TrainCheckpointer", "load_model"]
+__all__ = ["TRUSTED_PICKLES_ENV", "EvalCheckpointer", "NamesUnreadableFiles", "TrainCheckpointer",
+           "load_model", "load_torch_file"]
+
+
+# Pickle files (detectron2's model-zoo ``.pkl``) that may be loaded, os.pathsep-separated: unpickling
+# can run any code the file holds, so only files the user names here are unpickled.
+TRUSTED_PICKLES_ENV = "SR_D2_TRUSTED_PICKLES"
+
+
+def _trusted_pickle(filename: str) -> bool:
+    trusted = [p for p in os.environ.get(TRUSTED_PICKLES_ENV, "").split(os.pathsep) if p]
+    return any(os.path.realpath(p) == os.path.realpath(filename) for p in trusted)
+
+
+def load_torch_file(filename: str):
+    """A ``torch.save`` file's content, loaded with ``weights_only=True`` (tensors, numbers, strings,
+    containers: no code runs); a pickle error for anything else."""
+    with open(filename, "rb") as f:
+        return torch.load(f, map_location="cpu", weights_only=True)
 
 
 class NamesUnreadableFiles:
-    """Checkpointer mixin: a file that is not a checkpoint is a ValueError naming the file."""
+    """
+    Checkpointer mixin: every file is loaded as weights only (``torch.load(weights_only=True)``);
+    a ``.pkl`` (unpickled, so able to run code) only when ``$SR_D2_TRUSTED_PICKLES`` names it; a
+    file that is not a checkpoint is a ValueError naming the file.
+    """
 
     def _load_file(self, filename: str):
+        if filename.endswith(".pkl") and not _trusted_pickle(filename):
+            raise ValueError(f"{filename} is a pickle file, and unpickling can run code it holds: set "
+                             f"{TRUSTED_PICKLES_ENV}={filename} to load a file you trust (e.g. detectron2's "
+                             f"model-zoo weights)")
         try:
-            return super()._load_file(filename)
+            if filename.endswith(".pkl"):
+                return super()._load_file(filename)
+            loaded = load_torch_file(filename)
         except (pickle.UnpicklingError, RuntimeError, EOFError, UnicodeDecodeError) as e:
             raise ValueError(f"{filename} is not a checkpoint that loads: not a PyTorch or detectron2 "
                              f"weights file, damaged, or holding more than weights "
                              f"({type(e).__name__})") from None
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{filename} holds a {type(loaded).__name__}, not weights (a dict of tensors)")
+        if filename.endswith(".pyth"):  # pycls: its state under "model_state", matched by name
+            state = {k: v for k, v in loaded["model_state"].items() if not k.endswith("num_batches_tracked")}
+            return {"model": state, "__author__": "pycls", "matching_heuristics": True}
+        return loaded if "model" in loaded else {"model": loaded}
 
 
 class TrainCheckpointer(NamesUnreadableFiles, DetectionCheckpointer):
@@ -65,7 +99,7 @@ class TrainCheckpointer(NamesUnreadableFiles, DetectionCheckpointer):
             return
         path = self.get_checkpoint_file()
         try:
-            torch.load(path, map_location="cpu", weights_only=False)
+            load_torch_file(path)
         except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as e:
             others = [f for f in saved if os.path.join(self.save_dir, f) != path]
             raise RuntimeError(f"--resume: the last checkpoint {path} cannot be read ({e}); the folder's "

@@ -92,7 +92,9 @@ def pretrained(tmp_path_factory):
 
 
 @pytest.mark.parametrize("dataset,config", [(d, c) for d, cs in RECIPES.items() for c in cs])
-def test_recipe_loads_pretrained_weights_and_trains_a_step(dataset, config, data, pretrained, tmp_path):
+def test_recipe_loads_pretrained_weights_and_trains_a_step(dataset, config, data, pretrained, tmp_path,
+                                                           monkeypatch):
+    monkeypatch.setenv("SR_D2_TRUSTED_PICKLES", pretrained)  # as docs/install.md says: a pickle named
     train_name, val_name = data[dataset]
     overrides = [
         f"dataloader.train.dataset.names={train_name}", f"dataloader.test.dataset.names={val_name}",

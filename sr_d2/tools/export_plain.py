@@ -7,11 +7,13 @@ dropped and the wrapped head's weights go back to ``sem_seg_head.*``, so that th
 """
 import argparse
 import os
+import pickle
 import sys
 from typing import Dict, Optional, Sequence
 
 import torch
 
+from sr_d2.checkpoint import load_torch_file
 from sr_d2.modeling.meta_arch.self_regulated import upgrade_state_dict
 from sr_d2.utils import written_then_renamed
 
@@ -38,7 +40,10 @@ def export_plain(src: str, dst: str, overwrite: bool = False) -> int:
         raise FileNotFoundError(f"checkpoint {src!r} does not exist")
     if os.path.exists(dst) and not overwrite:
         raise FileExistsError(f"{dst!r} exists; pass --overwrite to replace it")
-    checkpoint = torch.load(src, map_location="cpu", weights_only=True)
+    try:
+        checkpoint = load_torch_file(src)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as e:
+        raise ValueError(f"{src!r} is not a checkpoint that loads as weights only ({type(e).__name__})") from None
     weights = checkpoint.get("model") if isinstance(checkpoint, dict) else None
     if not isinstance(weights, dict):
         raise ValueError(f"{src!r} is not a detectron2 checkpoint (no 'model' state dict)")
