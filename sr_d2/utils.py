@@ -1,9 +1,25 @@
 """Small helpers shared by sr-d2's tools."""
 import os
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterable, Iterator
 
-__all__ = ["written_then_renamed"]
+__all__ = ["check_output", "written_then_renamed"]
+
+
+def check_output(path: str, inputs: Iterable[str] = (), overwrite: bool = False) -> None:
+    """
+    Before a tool writes ``path``: FileExistsError naming it when it is one of ``inputs`` (the
+    files the user gave; never written over, ``--overwrite`` or not), or when it exists and
+    ``overwrite`` is not set.
+    """
+    if not os.path.exists(path):
+        return
+    for given in inputs:
+        if given and os.path.exists(given) and os.path.samefile(given, path):
+            raise FileExistsError(f"{path} is an input ({given}): writing it would destroy it; "
+                                  f"give another output")
+    if not overwrite:
+        raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
 
 
 @contextmanager

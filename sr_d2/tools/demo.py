@@ -9,8 +9,9 @@ Each image is prepared as the config's test loader prepares its images (the mode
 the test-time resize), predicted in eval mode at its own size, and drawn with detectron2's
 ``Visualizer`` in the test set's class names and colours (panoptic output as panoptic) into
 ``out/<stem>.png`` (``out/<file name>.png`` for inputs that share a stem, e.g. ``x.png`` and
-``x.jpg``); a video becomes ``out/<name>.mp4``. An output folder that holds input images, or two
-inputs of the same file name in different folders, are refused before anything is drawn.
+``x.jpg``); a video becomes ``out/<name>.mp4``. An output folder that holds input images, two
+inputs of the same file name in different folders, a drawing that would replace an input (the
+video included) or, without ``--overwrite``, any existing file are refused before anything is drawn.
 ``--exits`` adds, for an SR model, the prediction of every exit next to the model's. Works for SR
 models, their plain exports and plain detectron2 models. Inputs that are missing or unreadable are reported by name, the others still
 processed, and the exit code is 1.
@@ -35,9 +36,9 @@ from detectron2.utils.visualizer import Visualizer
 from sr_d2.checkpoint import load_model
 from sr_d2.modeling import SelfRegulated, exit_inference
 from sr_d2.tools.visualize import draw_labels, titled
-from sr_d2.utils import written_then_renamed
+from sr_d2.utils import check_output, written_then_renamed
 
-__all__ = ["Predictor", "drawing_names", "expand_inputs"]
+__all__ = ["Predictor", "drawing_names", "expand_inputs", "video_drawing_name"]
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -151,8 +152,13 @@ def run_images(predictor: Predictor, drawings: Dict[str, str]) -> List[str]:
     return failures
 
 
-def run_video(predictor: Predictor, path: str, output_dir: str) -> int:
-    """Draw every frame of the video ``path`` into ``output_dir/<name>.mp4``; returns the frame count."""
+def video_drawing_name(path: str, output_dir: str) -> str:
+    """Where the drawing of the video ``path`` goes: ``output_dir/<name>.mp4``."""
+    return os.path.join(output_dir, os.path.splitext(os.path.basename(path))[0] + ".mp4")
+
+
+def run_video(predictor: Predictor, path: str, out_path: str) -> int:
+    """Draw every frame of the video ``path`` into ``out_path`` (.mp4); returns the frame count."""
     if predictor.image_format not in ("RGB", "BGR"):
         raise OSError(f"video: the model reads {predictor.image_format} images, only RGB or BGR here")
     video = cv2.VideoCapture(path)
@@ -160,7 +166,6 @@ def run_video(predictor: Predictor, path: str, output_dir: str) -> int:
         raise OSError(f"video {path!r} cannot be opened")
     fps = video.get(cv2.CAP_PROP_FPS) or 25.0
     total = int(video.get(cv2.CAP_PROP_FRAME_COUNT)) or None
-    out_path = os.path.join(output_dir, os.path.splitext(os.path.basename(path))[0] + ".mp4")
     writer, frames = None, 0
     try:
         for _ in tqdm.tqdm(range(total) if total else iter(int, 1), desc="frames"):
@@ -192,6 +197,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--video-input", help="a video file")
     parser.add_argument("--output", required=True, help="folder for the drawings")
     parser.add_argument("--exits", action="store_true", help="draw every exit of an SR model too")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace drawings already in --output (never an input)")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides (key=value)")
     args = parser.parse_args(argv)
     if not args.input and not args.video_input:
@@ -199,6 +206,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     files, unmatched = expand_inputs(args.input)
     try:
         drawings = drawing_names(files, args.output)
+        video_out = video_drawing_name(args.video_input, args.output) if args.video_input else None
+        given = [args.config_file, args.weights, *files, *([args.video_input] if args.video_input else [])]
+        for out in [*drawings.values(), *([video_out] if video_out else [])]:
+            check_output(out, given, args.overwrite)  # before anything is drawn
         cfg, model = load_model(args.config_file, args.weights, args.opts)
         os.makedirs(args.output, exist_ok=True)
         if not os.access(args.output, os.W_OK):
@@ -212,7 +223,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     failures = [f"{p}: no such file, folder or match" for p in unmatched] + unreadable
     if args.video_input:
         try:
-            frames = run_video(predictor, args.video_input, args.output)
+            frames = run_video(predictor, args.video_input, video_out)
             print(f"{args.video_input}: {frames} frames drawn")
         except OSError as e:
             failures.append(str(e))

@@ -21,7 +21,7 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from sr_d2.checkpoint import load_model
 from sr_d2.data import read_label_map
 from sr_d2.modeling import SelfRegulated, exit_inference
-from sr_d2.utils import written_then_renamed
+from sr_d2.utils import check_output, written_then_renamed
 
 __all__ = ["confusion_matrices", "describe"]
 
@@ -104,10 +104,13 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--classes", nargs="+", required=True, help="class names to describe")
     parser.add_argument("--top", type=int, default=3, help="shares listed per class and output")
     parser.add_argument("--output", help="JSON to write the description and the matrices to")
+    parser.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
     parser.add_argument("opts", nargs=argparse.REMAINDER,
                         help="key=value overrides of --config-file")
     args = parser.parse_args(argv)
     try:
+        if args.output:  # before the pass over the test set
+            check_output(args.output, [args.config_file, args.checkpoint], args.overwrite)
         cfg, model = load_model(args.config_file, args.checkpoint, args.opts)
         class_names = list(MetadataCatalog.get(cfg.dataloader.test.dataset.names).stuff_classes)
         _check_classes(class_names, args.classes)  # before the pass over the test set

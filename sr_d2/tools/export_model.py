@@ -31,7 +31,7 @@ from detectron2.modeling import SemanticSegmentor
 
 from sr_d2.checkpoint import load_model
 from sr_d2.modeling import SelfRegulated
-from sr_d2.utils import written_then_renamed
+from sr_d2.utils import check_output, written_then_renamed
 
 __all__ = ["FORMATS", "SemanticLogits", "export_model", "prepared_images"]
 
@@ -77,14 +77,20 @@ def _per_image_seconds(run, images: Sequence[torch.Tensor], repeats: int) -> flo
 
 @torch.no_grad()
 def export_model(config_file: str, weights: str, images: Sequence[str], output: str,
-                 fmt: str = "torchscript", overrides: Sequence[str] = (), repeats: int = 3) -> Dict:
+                 fmt: str = "torchscript", overrides: Sequence[str] = (), repeats: int = 3,
+                 overwrite: bool = False) -> Dict:
     """
     Trace the config's model with ``weights`` on the first of ``images`` and write it to
-    ``output``; returns {"max_abs_diff": largest |exported - eager| logit over ``images``,
-    "eager_s", "exported_s": seconds per image of the eager and the reloaded exported model}.
+    ``output`` (never one of the inputs; an existing file only with ``overwrite``); returns
+    {"max_abs_diff": largest |exported - eager| logit over ``images``, "eager_s", "exported_s":
+    seconds per image of the eager and the reloaded exported model}.
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, not {fmt!r}")
+    check_output(output, [config_file, weights, *images], overwrite)
+    folder = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"--output {output}: its folder {folder} does not exist")
     cfg, model = load_model(config_file, weights, overrides)
     if not isinstance(model, SemanticSegmentor):
         raise ValueError(f"{type(model).__name__}: only semantic-segmentation models export here")
@@ -142,13 +148,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--weights", required=True, help="checkpoint of the model (SR or plain)")
     parser.add_argument("--images", nargs="+", required=True, help="sample images: trace and check")
     parser.add_argument("--output", required=True, help="file to write (.ts, .pt2 or .onnx)")
+    parser.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
     parser.add_argument("--format", default="torchscript", choices=FORMATS)
     parser.add_argument("--repeats", type=int, default=3, help="timed passes over the images")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides (key=value)")
     args = parser.parse_args(argv)
     try:
         result = export_model(args.config_file, args.weights, args.images, args.output, args.format,
-                              args.opts, args.repeats)
+                              args.opts, args.repeats, args.overwrite)
     except (OSError, ValueError, ImportError) as e:
         print(f"export_model: {e}", file=sys.stderr)
         return 1

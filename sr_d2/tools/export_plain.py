@@ -15,7 +15,7 @@ import torch
 
 from sr_d2.checkpoint import load_torch_file
 from sr_d2.modeling.meta_arch.self_regulated import upgrade_state_dict
-from sr_d2.utils import written_then_renamed
+from sr_d2.utils import check_output, written_then_renamed
 
 __all__ = ["export_plain", "strip_self_regulation"]
 
@@ -34,12 +34,12 @@ def strip_self_regulation(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torc
 def export_plain(src: str, dst: str, overwrite: bool = False) -> int:
     """
     Read detectron2 checkpoint ``src`` and write ``{"model": plain weights}`` to ``dst``.
-    Returns the number of SR tensors dropped. ``dst`` is replaced only with ``overwrite``.
+    Returns the number of SR tensors dropped. ``dst`` is replaced only with ``overwrite``, and never
+    when it is ``src``.
     """
     if not os.path.isfile(src):
         raise FileNotFoundError(f"checkpoint {src!r} does not exist")
-    if os.path.exists(dst) and not overwrite:
-        raise FileExistsError(f"{dst!r} exists; pass --overwrite to replace it")
+    check_output(dst, [src], overwrite)
     try:
         checkpoint = load_torch_file(src)
     except (pickle.UnpicklingError, RuntimeError, EOFError) as e:

@@ -19,7 +19,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from sr_d2.utils import written_then_renamed  # noqa: E402
+from sr_d2.utils import check_output, written_then_renamed  # noqa: E402
 
 __all__ = ["DEFAULT_METRICS", "loss_table", "plot_metrics", "read_metrics"]
 
@@ -97,7 +97,7 @@ def plot_metrics(
         ax.axis("off")
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    with written_then_renamed(output, ".png") as tmp:
+    with written_then_renamed(output, os.path.splitext(output)[1]) as tmp:
         fig.savefig(tmp, dpi=80)
     plt.close(fig)
     return keys
@@ -148,7 +148,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                         help="name of each run (default: its path below the runs' common folder)")
     parser.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS),
                         help="validation metrics to plot (keys of metrics.json)")
-    parser.add_argument("--output", help="PNG to write")
+    parser.add_argument("--output", help="image to write (.png, .pdf, ...)")
+    parser.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
     parser.add_argument("--windows", type=int,
                         help="print each loss term's mean over this many spans of the iterations")
     args = parser.parse_args(argv)
@@ -159,6 +160,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         if args.windows is not None:
             print(loss_table(args.runs, names, args.windows))
         if args.output is not None:
+            check_output(args.output, [os.path.join(r, "metrics.json") if os.path.isdir(r) else r
+                                       for r in args.runs], args.overwrite)
             keys = plot_metrics(args.runs, names, args.output, args.metrics)
             print(f"wrote {args.output}: {', '.join(keys)}")
     except (OSError, ValueError) as e:

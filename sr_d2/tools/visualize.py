@@ -31,7 +31,7 @@ from sr_d2.checkpoint import load_model
 from sr_d2.data import read_label_map
 from sr_d2.evaluation import DEFAULT_AREA_THRESHOLDS, failure_masks
 from sr_d2.modeling import SelfRegulated, exit_inference
-from sr_d2.utils import written_then_renamed
+from sr_d2.utils import check_output, written_then_renamed
 
 __all__ = ["draw_labels", "error_map", "titled", "visualize"]
 
@@ -86,10 +86,14 @@ def visualize(
     indices: Sequence[int],
     output: str,
     scale: int = 1,
+    inputs: Sequence[str] = (),
+    overwrite: bool = False,
 ) -> Tuple[int, int]:
     """
     Write the grid of ``models`` ((tag, config, model), the first config's test set) on the test
-    images ``indices`` to ``output``; returns its (height, width).
+    images ``indices`` to ``output`` (in the format of its extension); returns its (height, width).
+    ``output`` is never one of ``inputs`` or of the images and label maps drawn, and replaces an
+    existing file only with ``overwrite`` (:func:`check_output`).
     """
     cfg = models[0][1]
     name = cfg.dataloader.test.dataset.names
@@ -97,6 +101,8 @@ def visualize(
     bad = [i for i in indices if not 0 <= i < len(dicts)]
     if bad:
         raise IndexError(f"image indices {bad} are outside {name!r}, which has {len(dicts)} images")
+    drawn = [dicts[i][key] for i in indices for key in ("file_name", "sem_seg_file_name")]
+    check_output(output, [*inputs, *drawn], overwrite)
     metadata = MetadataCatalog.get(name)
     mapper = instantiate(cfg.dataloader.test.mapper)
     rows = []
@@ -111,7 +117,7 @@ def visualize(
                                     for t, p in panels], axis=1))
     grid = np.concatenate(rows, axis=0)
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    with written_then_renamed(output, ".png") as tmp:
+    with written_then_renamed(output, os.path.splitext(output)[1]) as tmp:
         Image.fromarray(grid).save(tmp)
     return grid.shape[:2]
 
@@ -125,18 +131,21 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--names", nargs="+", help="titles of the models (default: config names)")
     parser.add_argument("--indices", type=int, nargs="+", default=[0, 1, 2], help="test images")
     parser.add_argument("--scale", type=int, default=1, help="enlarge each panel this many times")
-    parser.add_argument("--output", required=True, help="PNG to write")
+    parser.add_argument("--output", required=True, help="image to write (.png, .jpg, ...)")
+    parser.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="key=value overrides of --config-file")
     args = parser.parse_args(argv)
     try:
         specs = [(args.config_file, args.checkpoint, args.opts)]
         if args.compare:
             specs.append((*args.compare, ()))
+        given = [path for config, checkpoint, _ in specs for path in (config, checkpoint)]
+        check_output(args.output, given, args.overwrite)  # before the models load
         names = args.names or [os.path.splitext(os.path.basename(c))[0] for c, _, _ in specs]
         if len(names) != len(specs):
             raise ValueError(f"--names gives {len(names)} names for {len(specs)} models")
         models = [(n, *load_model(*spec)) for n, spec in zip(names, specs)]
-        height, width = visualize(models, args.indices, args.output, args.scale)
+        height, width = visualize(models, args.indices, args.output, args.scale, given, args.overwrite)
     except (OSError, ValueError, KeyError, IndexError) as e:
         sys.exit(f"visualize: {e}")
     print(f"wrote {args.output} ({width}x{height})")
