@@ -1,14 +1,20 @@
 """Checks run before a training or evaluation builds anything: each failure names the key or file."""
 import difflib
 import glob
+import json
 import os
+import socket
+from contextlib import contextmanager
+from typing import Iterator
 
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.utils import comm
 
 from ..data import check_pair_headers
 
-__all__ = ["check_datasets", "check_fresh_output_dir"]
+__all__ = ["LOCK_FILE", "check_datasets", "check_fresh_output_dir", "output_dir_lock"]
+
+LOCK_FILE = ".sr_d2.lock"
 
 
 def check_datasets(cfg, splits=("train", "test")) -> None:
@@ -72,3 +78,48 @@ def check_fresh_output_dir(output_dir: str, overwrite: bool) -> None:
         for name in found:
             os.remove(os.path.join(output_dir, name))
     comm.synchronize()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+@contextmanager
+def output_dir_lock(output_dir: str) -> Iterator[None]:
+    """
+    One run per folder: while the block runs, ``output_dir/.sr_d2.lock`` names this process (pid,
+    host). FileExistsError naming the owner when another process that is alive holds it (or one on
+    another host, which cannot be checked); the lock of a process that is gone is taken over.
+    """
+    os.makedirs(output_dir, exist_ok=True)
+    path = os.path.join(output_dir, LOCK_FILE)
+    mine = {"pid": os.getpid(), "host": socket.gethostname()}
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                with open(path) as f:
+                    owner = json.load(f)
+            except (OSError, ValueError):
+                owner = {}
+            if owner.get("host") == mine["host"] and not _alive(int(owner.get("pid", -1))):
+                os.remove(path)  # stale: its process is gone
+                continue
+            raise FileExistsError(
+                f"train.output_dir={output_dir} is in use by process {owner.get('pid', '?')} on "
+                f"{owner.get('host', '?')} (its lock {path}): wait for it to end or train elsewhere; if no "
+                f"run is going on there, delete the lock") from None
+        with os.fdopen(fd, "w") as f:
+            json.dump(mine, f)
+        break
+    try:
+        yield
+    finally:
+        os.remove(path)

@@ -2,6 +2,7 @@
 Training and evaluation with detectron2's trainer, hooks and evaluators (LazyConfig), as
 ``train_net.py`` runs them; ``python -m sr_d2.engine.train`` is the same command.
 """
+import contextlib
 import logging
 import os
 from typing import Optional
@@ -26,7 +27,7 @@ from ..checkpoint import EvalCheckpointer, TrainCheckpointer
 from ..config import load_lazy_config
 from ..evaluation import failure_table, sem_seg_table
 from ..modeling import SelfRegulation
-from .checks import check_datasets, check_fresh_output_dir
+from .checks import check_datasets, check_fresh_output_dir, output_dir_lock
 from .hooks import SRSchedule
 from .train_loop import CheckedAMPTrainer, CheckedSimpleTrainer, RemembersLastBatch
 
@@ -154,11 +155,13 @@ def do_eval_only(cfg) -> dict:
 def main(args) -> dict:
     cfg = load_lazy_config(args.config_file, args.opts)
     check_datasets(cfg, ("test",) if args.eval_only else ("train", "test"))
-    if not args.eval_only and not args.resume:
-        check_fresh_output_dir(cfg.train.output_dir, args.overwrite)
-    default_setup(cfg, args)
-    setup_logger(cfg.train.output_dir, distributed_rank=comm.get_rank(), name="sr_d2")
-    return do_eval_only(cfg) if args.eval_only else do_train(args, cfg)
+    training_here = not args.eval_only and comm.is_main_process()
+    with output_dir_lock(cfg.train.output_dir) if training_here else contextlib.nullcontext():
+        if not args.eval_only and not args.resume:
+            check_fresh_output_dir(cfg.train.output_dir, args.overwrite)
+        default_setup(cfg, args)
+        setup_logger(cfg.train.output_dir, distributed_rank=comm.get_rank(), name="sr_d2")
+        return do_eval_only(cfg) if args.eval_only else do_train(args, cfg)
 
 
 def argument_parser():

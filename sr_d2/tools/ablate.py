@@ -18,9 +18,13 @@ The same-seed differences are to "baseline" and "mea-only" unless ``--references
 (e.g. the controls of a study); a call with nothing left to train rewrites the summary.
 """
 import argparse
+import ctypes
+import glob
 import json
 import math
 import os
+import re
+import signal
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -312,6 +316,45 @@ def plot(rows: List[Dict], results: Dict, output: str) -> None:
     plt.close(fig)
 
 
+def _die_with_parent() -> None:
+    """In a child before it runs (Linux): SIGTERM when ablate dies, killed included."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the children outlive a killed ablate
+
+
+def _check_request(variants: Sequence[str], seeds: Sequence[int], jobs: int, table: Dict) -> None:
+    """ValueError naming what cannot be run: an unknown, path-like or repeated variant, a repeated
+    seed, a job count below 1."""
+    unknown = [v for v in variants if v not in table]
+    if unknown:
+        raise ValueError(f"unknown variants {unknown}: known are {sorted(table)} (or --define NAME ...)")
+    bad = [v for v in dict.fromkeys(variants) if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", v)]
+    if bad:
+        raise ValueError(f"variant names {bad} are not names: a variant trains in <output-dir>/<name>, "
+                         f"so a name is letters, digits, '.', '_' and '-', not a path")
+    for what, values in (("variants", variants), ("seeds", seeds)):
+        repeated = sorted({str(v) for v in values if list(values).count(v) > 1})
+        if repeated:
+            raise ValueError(f"--{what} {' '.join(repeated)} given twice: two runs would train in one folder")
+    if jobs < 1:
+        raise ValueError(f"--jobs {jobs}: at least 1 run at a time")
+
+
+def _read_results(path: str) -> Dict:
+    if not os.path.isfile(path):
+        return {}
+    try:
+        with open(path) as f:
+            results = json.load(f)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"--results {path} is not JSON ({e}): repair it or give another file") from None
+    if not isinstance(results, dict):
+        raise ValueError(f"--results {path} holds a {type(results).__name__}, not ablate's results")
+    return results
+
+
 def _run_command(config: str, run_dir: str, seed: int, overrides: Sequence[str], resume: bool) -> List[str]:
     cmd = [sys.executable, "-m", "sr_d2.engine.train", "--config-file", config]
     # a run without a checkpoint to resume from starts over in its own folder
@@ -342,15 +385,37 @@ def ablate(
     sr_config, output_dir = os.path.abspath(sr_config), os.path.abspath(output_dir)
     results_path = os.path.abspath(results_path or os.path.join(output_dir, "results.json"))
     table = {**VARIANTS, **(defined or {})}
-    unknown = [v for v in [*variants, *references] if v not in table]
+    _check_request(variants, seeds, jobs, table)
+    unknown = [v for v in references if v not in table]
     if unknown:
-        raise ValueError(f"unknown variants {unknown}: known are {sorted(table)} (or --define NAME ...)")
+        raise ValueError(f"unknown references {unknown}: known are {sorted(table)} (or --define NAME ...)")
     base_config = baseline_config(sr_config) if "baseline" in variants else None
+    results = _read_results(results_path)
+
+    def run_overrides(variant: str) -> List[str]:
+        return [*overrides, *table[variant]]
+
+    # a result or a run folder from other overrides is not this call's: refused, not reused
+    for variant in variants:
+        for seed in seeds:
+            done = results.get(variant, {}).get(f"seed{seed}")
+            run_dir = os.path.join(output_dir, variant, f"seed{seed}")
+            recorded = os.path.join(run_dir, "overrides.json")
+            if done is not None:  # a result (one from before ablate recorded overrides has none)
+                earlier = done.get("overrides")
+            elif os.path.isfile(recorded):  # a run to resume
+                with open(recorded) as f:
+                    earlier = json.load(f)
+            else:
+                earlier = None
+            if earlier is not None and earlier != run_overrides(variant):
+                raise ValueError(f"{variant} seed {seed} was trained with overrides {earlier}, this call gives "
+                                 f"{run_overrides(variant)}: use another --output-dir and --results")
+            saved = glob.glob(os.path.join(glob.escape(run_dir), "model_*.pth"))
+            if saved and not os.path.isfile(os.path.join(run_dir, "last_checkpoint")) and not done:
+                raise FileExistsError(f"{run_dir} holds checkpoints {sorted(map(os.path.basename, saved))[:3]} but "
+                                      f"no last_checkpoint naming one: restore it, or move them (nothing deleted)")
     os.makedirs(output_dir, exist_ok=True)
-    results: Dict = {}
-    if os.path.isfile(results_path):
-        with open(results_path) as f:
-            results = json.load(f)
     todo = [(v, s) for s in seeds for v in variants if f"seed{s}" not in results.get(v, {})]
     threads = max(1, (os.cpu_count() or 1) // jobs)
 
@@ -358,19 +423,21 @@ def ablate(
         run_dir = os.path.join(output_dir, variant, f"seed{seed}")
         config = base_config if variant == "baseline" else sr_config
         resume = os.path.isfile(os.path.join(run_dir, "last_checkpoint"))
-        cmd = _run_command(config, run_dir, seed, [*overrides, *table[variant]], resume)
+        cmd = _run_command(config, run_dir, seed, run_overrides(variant), resume)
         os.makedirs(run_dir, exist_ok=True)
+        _write_json(os.path.join(run_dir, "overrides.json"), run_overrides(variant))
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
         with open(os.path.join(run_dir, "ablate.log"), "a") as log:
             log.write("$ " + " ".join(cmd) + "\n")
             log.flush()
-            code = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+            code = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                  preexec_fn=_die_with_parent).returncode
         if code != 0:
             raise RuntimeError(f"{variant} seed {seed} failed (exit {code}): see {run_dir}/ablate.log")
         result = final_result(run_dir)
         if result is None:
             raise RuntimeError(f"{variant} seed {seed}: {run_dir}/metrics.json has no final evaluation")
-        return variant, seed, result
+        return variant, seed, {**result, "overrides": run_overrides(variant)}
 
     failures = []
     with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -458,7 +525,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         results = args.results or os.path.join(args.output_dir, "results.json")
         ablate(args.config_file, args.variants, args.seeds, args.output_dir, jobs=args.jobs,
                overrides=args.opts, defined=defined, results_path=results, references=args.references)
-    except (RuntimeError, ValueError, FileNotFoundError) as e:
+    except (RuntimeError, ValueError, OSError) as e:
         print(f"ablate: {e}", file=sys.stderr)
         return 1
     with open(os.path.join(os.path.dirname(os.path.abspath(results)), "results.md")) as f:

@@ -192,3 +192,73 @@ def test_every_named_variant_sets_its_keys_and_builds(variant):
         got = OmegaConf.to_object(value) if OmegaConf.is_config(value) else value
         assert got == override.value(), override.input_line
     instantiate(cfg.model)  # SelfRegulation checks the combination (e.g. a gate for class balance)
+
+
+@pytest.mark.parametrize("variants, seeds, jobs, message", [
+    (["sr-d2", "sr-d2"], [0], 1, "--variants sr-d2 given twice"),
+    (["sr-d2"], [1, 1], 1, "--seeds 1 given twice"),
+    (["../x"], [0], 1, r"\['../x'\] are not names"),
+    (["sr-d2"], [0], 0, "--jobs 0: at least 1"),
+])
+def test_requests_that_would_mix_runs_or_leave_the_folder_are_refused(variants, seeds, jobs, message, tmp_path):
+    defined = {"../x": []}
+    with pytest.raises(ValueError, match=message):
+        ablate(SR_CONFIG, variants, seeds, str(tmp_path), jobs=jobs, defined=defined)
+    assert os.listdir(tmp_path) == []  # nothing trained, nothing created
+
+
+def test_corrupt_results_and_orphaned_checkpoints_are_named_and_kept(tmp_path):
+    results = tmp_path / "results.json"
+    results.write_text("{not json")
+    with pytest.raises(ValueError, match=f"--results {results} is not JSON"):
+        ablate(SR_CONFIG, ["sr-d2"], [0], str(tmp_path), results_path=str(results))
+    results.unlink()
+    run = tmp_path / "sr-d2" / "seed0"
+    run.mkdir(parents=True)
+    (run / "model_0000999.pth").write_bytes(b"weights")
+    with pytest.raises(FileExistsError, match="no last_checkpoint"):
+        ablate(SR_CONFIG, ["sr-d2"], [0], str(tmp_path))
+    assert (run / "model_0000999.pth").read_bytes() == b"weights"
+
+
+def test_results_and_runs_of_other_overrides_are_not_reused(tmp_path):
+    study = tmp_path / "results.json"
+    study.write_text(json.dumps({"sr-d2": {"seed0": {"sem_seg/mIoU": 50.0, "overrides": ["train.max_iter=10"]}}}))
+    with pytest.raises(ValueError, match=r"sr-d2 seed 0 was trained with overrides \['train.max_iter=10'\]"):
+        ablate(SR_CONFIG, ["sr-d2"], [0], str(tmp_path), overrides=["train.max_iter=20"], results_path=str(study))
+    # the same overrides: the result is reused, nothing trains
+    assert ablate(SR_CONFIG, ["sr-d2"], [0], str(tmp_path), overrides=["train.max_iter=10"],
+                  results_path=str(study))["sr-d2"]["seed0"]["sem_seg/mIoU"] == 50.0
+    run = tmp_path / "sr-f-res3" / "seed0"  # a half-trained run, to resume only as it was started
+    run.mkdir(parents=True)
+    (run / "overrides.json").write_text(json.dumps(["train.max_iter=10", *VARIANTS["sr-f-res3"]]))
+    with pytest.raises(ValueError, match="sr-f-res3 seed 0 was trained with overrides"):
+        ablate(SR_CONFIG, ["sr-f-res3"], [0], str(tmp_path), overrides=["train.max_iter=20"])
+
+
+def test_a_run_dies_with_a_killed_ablate(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    # a parent that starts a child as ablate starts its runs, then is killed outright
+    script = ("import subprocess, sys, time; from sr_d2.tools.ablate import _die_with_parent; "
+              "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], "
+              "preexec_fn=_die_with_parent); print(p.pid, flush=True); time.sleep(60)")
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    for _ in range(50):
+        try:
+            os.kill(child, 0)
+            with open(f"/proc/{child}/stat") as f:
+                if f.read().split()[2] == "Z":  # gone, not yet reaped
+                    break
+        except (ProcessLookupError, FileNotFoundError):
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(child, signal.SIGKILL)
+        pytest.fail("the run outlived the killed ablate")
