@@ -11,7 +11,7 @@ from detectron2.config import instantiate
 from .config import load_lazy_config
 
 __all__ = ["TRUSTED_PICKLES_ENV", "EvalCheckpointer", "NamesUnreadableFiles", "TrainCheckpointer",
-           "load_model", "load_torch_file"]
+           "check_fits", "load_model", "load_torch_file"]
 
 
 # Pickle files (detectron2's model-zoo ``.pkl``) that may be loaded, os.pathsep-separated: unpickling
@@ -29,6 +29,24 @@ def load_torch_file(filename: str):
     containers: no code runs); a pickle error for anything else."""
     with open(filename, "rb") as f:
         return torch.load(f, map_location="cpu", weights_only=True)
+
+
+def not_finite(state_dict: dict) -> list:
+    """The keys of ``state_dict``'s floating tensors that hold a NaN or an infinity."""
+    return [k for k, w in state_dict.items() if w.is_floating_point() and not bool(torch.isfinite(w).all())]
+
+
+def check_fits(incompatible, what: str, optional: str = "") -> None:
+    """ValueError listing the weights of the model that ``incompatible`` (what a checkpointer's
+    load returns) says ``what`` holds with another shape or lacks; keys containing ``optional``
+    may be missing."""
+    missing = [k for k in incompatible.missing_keys if not optional or optional not in f".{k}"]
+    problems = [f"{k}: {tuple(ckpt)} in the checkpoint, {tuple(model)} in the model"
+                for k, ckpt, model in incompatible.incorrect_shapes]
+    problems += [f"{k}: missing from the checkpoint" for k in missing]
+    if problems:
+        raise ValueError(f"{what} does not fit the config's model (" + "; ".join(problems[:5])
+                         + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "") + ")")
 
 
 class NamesUnreadableFiles:
@@ -65,8 +83,8 @@ class TrainCheckpointer(NamesUnreadableFiles, DetectionCheckpointer):
     name and renamed, so a kill during a save never leaves ``last_checkpoint`` naming a truncated
     file; that saves nothing once the trainer's loss diverged or while a weight or buffer is not
     finite (so the last checkpoint is one to resume from; a large value, e.g. a BatchNorm running
-    variance of 10^4 on raw pixels, is healthy and saved); and whose resume
-    refuses what it cannot resume instead of starting over.
+    variance of 10^4 on raw pixels, is healthy and saved); and whose ``--resume`` refuses a
+    checkpoint that does not fit the model (another config's run) instead of training on partly.
     """
 
     def save(self, name: str, **kwargs) -> None:
@@ -76,8 +94,7 @@ class TrainCheckpointer(NamesUnreadableFiles, DetectionCheckpointer):
         if diverged_at is not None:
             self.logger.error("Not saving %s: the loss diverged at iteration %d", name, diverged_at)
             return
-        broken = [key for key, w in self.model.state_dict().items()
-                  if w.is_floating_point() and not bool(torch.isfinite(w).all())]
+        broken = not_finite(self.model.state_dict())
         if broken:
             self.logger.error("Not saving %s: %s not finite, training is diverging; the last checkpoint "
                               "stays %s", name, ", ".join(broken[:3]) + (" ..." if len(broken) > 3 else ""),
@@ -88,40 +105,34 @@ class TrainCheckpointer(NamesUnreadableFiles, DetectionCheckpointer):
         os.replace(os.path.join(self.save_dir, partial + ".pth"), os.path.join(self.save_dir, name + ".pth"))
         self.tag_last_checkpoint(name + ".pth")
 
-    def check_resumable(self) -> None:
-        """Raise naming the folder or file when ``--resume`` cannot continue the run in ``save_dir``."""
-        saved = sorted(f for f in os.listdir(self.save_dir) if f.startswith("model_") and f.endswith(".pth"))
-        if not self.has_checkpoint():
-            if saved:
-                raise FileNotFoundError(
-                    f"--resume: {self.save_dir} holds checkpoints {saved} but no last_checkpoint naming "
-                    f"one; restore it, or train elsewhere (nothing was overwritten)")
-            return
-        path = self.get_checkpoint_file()
-        try:
-            load_torch_file(path)
-        except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as e:
-            others = [f for f in saved if os.path.join(self.save_dir, f) != path]
-            raise RuntimeError(f"--resume: the last checkpoint {path} cannot be read ({e}); the folder's "
-                               f"other checkpoints: {others}") from None
+    _resuming = False  # set by resume_or_load
+
+    def resume_or_load(self, path: str, *, resume: bool = True):
+        self._resuming = resume and self.has_checkpoint()
+        return super().resume_or_load(path, resume=resume)
+
+    def _load_model(self, checkpoint):
+        incompatible = super()._load_model(checkpoint)
+        if self._resuming:  # this run's own checkpoint: every weight fits
+            check_fits(incompatible, f"--resume: the last checkpoint in {self.save_dir}")
+        return incompatible
 
 
 class EvalCheckpointer(NamesUnreadableFiles, DetectionCheckpointer):
     """
     Loads weights to evaluate or deploy: a weight of the model that the checkpoint lacks or holds
     with another shape (e.g. a head for another class count) is an error, not a warning over an
-    untrained layer. The training-only exits (``...self_regulation.``) may be missing.
+    untrained layer, and so is a weight that is not finite. The training-only exits
+    (``...self_regulation.``) may be missing.
     """
 
     def _load_model(self, checkpoint):
         incompatible = super()._load_model(checkpoint)
-        missing = [k for k in incompatible.missing_keys if ".self_regulation." not in f".{k}"]
-        problems = [f"{k}: {tuple(ckpt)} in the checkpoint, {tuple(model)} in the model"
-                    for k, ckpt, model in incompatible.incorrect_shapes]
-        problems += [f"{k}: missing from the checkpoint" for k in missing]
-        if problems:
-            raise ValueError("the checkpoint does not fit the config's model (" + "; ".join(problems[:5])
-                             + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "") + ")")
+        check_fits(incompatible, "the checkpoint", optional=".self_regulation.")
+        broken = not_finite(self.model.state_dict())
+        if broken:
+            raise ValueError(f"the checkpoint's weights {broken[:3]}{' ...' if len(broken) > 3 else ''} are not "
+                             f"finite (a diverged run): its predictions would be meaningless; load an earlier one")
         return incompatible
 
 

@@ -322,3 +322,77 @@ def test_the_sr_schedule_comes_from_the_config_and_its_absence_is_said(caplog):
         logger.removeHandler(caplog.handler)
     assert "no sr_schedule" in caplog.text and "no warm-up" in caplog.text
     assert sr_schedule(load_lazy_config(CONFIG), instantiate(load_lazy_config(CONFIG).model)) is None
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.max_iter=0", r"train.max_iter=0: a whole number of at least 1"),
+    ("train.max_iter=25.5", r"train.max_iter=25.5: a whole number"),
+    ("train.checkpointer.period=0", r"train.checkpointer.period=0: a whole number of at least 1"),
+    ("train.log_period=0", r"train.log_period=0: a whole number of at least 1"),
+    ("dataloader.train.total_batch_size=0", r"dataloader.train.total_batch_size=0: a whole number"),
+    ("train.eval_period=-1", r"train.eval_period=-1: a whole number of at least 0"),
+])
+def test_an_unusable_count_is_named_before_anything_is_built(tiny_synthetic, tmp_path, override, message):
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match=message):
+        train_net.main(_args(tiny_synthetic, str(out), override))
+    assert not out.exists()  # refused before the output folder was made
+
+
+def test_a_whole_float_count_trains_as_an_int(tiny_synthetic, tmp_path):
+    train_net.main(_args(tiny_synthetic, str(tmp_path), "train.max_iter=2e0"))
+    assert _iterations(str(tmp_path)) == [0, 1]
+
+
+@pytest.mark.parametrize("text", ["", "MODEL:\n  META_ARCHITECTURE: SemanticSegmentor\n"])
+def test_an_empty_or_yacs_config_is_named(tmp_path, text):
+    path = tmp_path / ("config.yaml" if text else "config.py")
+    path.write_text(text)
+    args = train_net.argument_parser().parse_args(["--config-file", str(path)])
+    with pytest.raises(ValueError, match=rf"{path} defines no model, dataloader, train, optimizer, "
+                                         r"lr_multiplier: a training config is a LazyConfig file \(.py\)"):
+        train_net.main(args)
+
+
+def test_resume_of_a_run_stopped_before_its_first_checkpoint_is_refused_not_appended(tiny_synthetic,
+                                                                                      tmp_path):
+    out = str(tmp_path)
+    train_net.main(_args(tiny_synthetic, out, "train.checkpointer.period=100", max_iter=2))
+    for name in os.listdir(out):  # as if killed at iteration 1: the metrics, no checkpoint yet
+        if name.startswith("model_") or name == "last_checkpoint":
+            os.remove(os.path.join(out, name))
+    logged = open(os.path.join(out, "metrics.json")).read()
+    with pytest.raises(FileExistsError, match=r"--resume: .* has no checkpoint to resume.*--overwrite"):
+        train_net.main(_args(tiny_synthetic, out, "--resume", max_iter=2))
+    assert open(os.path.join(out, "metrics.json")).read() == logged
+    train_net.main(_args(tiny_synthetic, out, "--resume", "--overwrite", max_iter=2))
+    assert _iterations(out) == [0, 1]  # started anew, not appended
+
+
+def test_resume_into_another_model_is_refused(tiny_synthetic, tmp_path):
+    out = str(tmp_path)
+    train_net.main(_args(tiny_synthetic, out, max_iter=2))  # the plain model; the SR one has exits
+    with pytest.raises(ValueError, match=r"--resume: the last checkpoint in .* does not fit the config's model "
+                                         r"\(sem_seg_head.self_regulation\..*: missing from the checkpoint"):
+        train_net.main(_args(tiny_synthetic, out, "--resume", max_iter=4, config=SR_CONFIG))
+    assert _iterations(out) == [0, 1]  # nothing trained on, nothing appended
+
+
+def test_eval_only_of_non_finite_weights_is_refused(trained, tiny_synthetic, tmp_path):
+    out, _ = trained
+    checkpoint = torch.load(os.path.join(out, "model_final.pth"), weights_only=True)
+    checkpoint["model"]["sem_seg_head.predictor.bias"][0] = float("nan")
+    torch.save(checkpoint, tmp_path / "nan.pth")
+    with pytest.raises(ValueError, match=r"weights \['sem_seg_head.predictor.bias'\] are not finite"):
+        train_net.main(_args(tiny_synthetic, str(tmp_path / "a"), "--eval-only",
+                             f"train.init_checkpoint={tmp_path / 'nan.pth'}"))
+
+
+def test_options_may_follow_overrides_and_the_help_shows_lazyconfig_examples(capsys):
+    args = train_net.argument_parser().parse_args(
+        ["--config-file", CONFIG, "train.max_iter=5", "--resume", "optimizer.lr=0.1", "--num-gpus", "2"])
+    assert args.resume and args.num_gpus == 2 and args.opts == ["train.max_iter=5", "optimizer.lr=0.1"]
+    with pytest.raises(SystemExit):
+        train_net.argument_parser().parse_args(["--help"])
+    text = capsys.readouterr().out
+    assert "--eval-only train.init_checkpoint=" in text and "cfg.yaml" not in text and "Yacs" not in text

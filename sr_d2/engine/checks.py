@@ -2,19 +2,58 @@
 import difflib
 import glob
 import json
+import pickle
 import os
 import socket
 from contextlib import contextmanager
 from typing import Iterator
 
-from detectron2.data import DatasetCatalog, MetadataCatalog
-from detectron2.utils import comm
+from omegaconf import OmegaConf
 
+from detectron2.data import DatasetCatalog, MetadataCatalog
+
+from ..checkpoint import load_torch_file
 from ..data import check_pair_headers
 
-__all__ = ["LOCK_FILE", "check_datasets", "check_fresh_output_dir", "output_dir_lock"]
+__all__ = [
+    "LOCK_FILE", "check_datasets", "check_fresh_output_dir", "check_resumable", "check_train_settings",
+    "output_dir_lock",
+]
 
 LOCK_FILE = ".sr_d2.lock"
+
+
+# The sections a training config defines (detectron2's LazyConfig layout).
+_SECTIONS = ("model", "dataloader", "train", "optimizer", "lr_multiplier")
+# Counts that must be whole numbers of at least 1 (``train.eval_period`` may be 0: evaluate at the end only).
+_POSITIVE_COUNTS = ("train.max_iter", "train.checkpointer.period", "train.log_period",
+                    "dataloader.train.total_batch_size")
+
+
+def check_train_settings(cfg, config_file: str, eval_only: bool = False) -> None:
+    """
+    The config is a training config (its sections) and its counts are usable: each of
+    ``_POSITIVE_COUNTS`` a whole number >= 1 (a float such as 1e3 that is whole becomes an int),
+    ``train.eval_period`` >= 0. ValueError naming the file or the key and the value.
+    """
+    missing = [s for s in (("model", "dataloader", "train") if eval_only else _SECTIONS) if s not in cfg]
+    if missing:
+        raise ValueError(f"{config_file} defines no {', '.join(missing)}: a training config is a LazyConfig "
+                         f"file (.py) defining {', '.join(_SECTIONS)}, e.g. configs/synthetic/sem_seg_fpn_R18.py")
+    if eval_only:
+        return
+    for key in (*_POSITIVE_COUNTS, "train.eval_period"):
+        section, _, name = key.rpartition(".")
+        parent = OmegaConf.select(cfg, section)
+        if parent is None or name not in parent:
+            continue  # a setting the config leaves to detectron2's default
+        value = parent[name]
+        whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        least = 0 if key == "train.eval_period" else 1
+        if isinstance(value, bool) or not whole or value < least:
+            raise ValueError(f"{key}={value!r}: a whole number of at least {least} "
+                             f"({'0 evaluates at the end only' if least == 0 else 'iterations or images'})")
+        parent[name] = int(value)
 
 
 def check_datasets(cfg, splits=("train", "test")) -> None:
@@ -74,10 +113,41 @@ def check_fresh_output_dir(output_dir: str, overwrite: bool) -> None:
         raise FileExistsError(
             f"train.output_dir={output_dir} holds a training run ({shown}): continue it with --resume, "
             f"train elsewhere with train.output_dir=<new folder>, or replace it with --overwrite")
-    if comm.is_main_process():
-        for name in found:
-            os.remove(os.path.join(output_dir, name))
-    comm.synchronize()
+    for name in found:
+        os.remove(os.path.join(output_dir, name))
+
+
+def check_resumable(output_dir: str, overwrite: bool) -> None:
+    """
+    ``--resume`` continues the checkpoint ``output_dir/last_checkpoint`` names, which must load;
+    with no last_checkpoint, a folder holding checkpoints is refused (FileNotFoundError), and one
+    holding only the metrics of a run stopped before its first save is refused too (resuming would
+    start at iteration 0 and append to them), or with ``overwrite`` cleared. An empty or new folder
+    starts at iteration 0, as in detectron2.
+    """
+    last = os.path.join(output_dir, "last_checkpoint")
+    saved = sorted(os.path.basename(f) for f in glob.glob(os.path.join(glob.escape(output_dir), "model_*.pth")))
+    if not os.path.isfile(last):
+        if saved:
+            raise FileNotFoundError(
+                f"--resume: {output_dir} holds checkpoints {saved} but no last_checkpoint naming one; "
+                f"restore it, or train elsewhere (nothing was overwritten)")
+        try:
+            check_fresh_output_dir(output_dir, overwrite)
+        except FileExistsError:
+            raise FileExistsError(
+                f"--resume: train.output_dir={output_dir} has no checkpoint to resume (the run stopped before "
+                f"its first save), only the metrics of its first iterations: resuming would start at iteration "
+                f"0 and append to them; start anew with --overwrite, or train elsewhere") from None
+        return
+    with open(last) as f:
+        path = os.path.join(output_dir, f.read().strip())
+    try:
+        load_torch_file(path)
+    except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as e:
+        others = [f for f in saved if os.path.join(output_dir, f) != path]
+        raise RuntimeError(f"--resume: the last checkpoint {path} cannot be read ({e}); the folder's "
+                           f"other checkpoints: {others}") from None
 
 
 def _alive(pid: int) -> bool:

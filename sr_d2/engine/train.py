@@ -2,12 +2,16 @@
 Training and evaluation with detectron2's trainer, hooks and evaluators (LazyConfig), as
 ``train_net.py`` runs them; ``python -m sr_d2.engine.train`` is the same command.
 """
+import argparse
 import contextlib
 import logging
 import os
+import socket
 from typing import Optional
 
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 
 from detectron2.config import instantiate
 from detectron2.engine import (
@@ -27,11 +31,17 @@ from ..checkpoint import EvalCheckpointer, TrainCheckpointer
 from ..config import load_lazy_config
 from ..evaluation import failure_table, sem_seg_table
 from ..modeling import SelfRegulation
-from .checks import check_datasets, check_fresh_output_dir, output_dir_lock
+from .checks import (
+    check_datasets,
+    check_fresh_output_dir,
+    check_resumable,
+    check_train_settings,
+    output_dir_lock,
+)
 from .hooks import SRSchedule
 from .train_loop import CheckedAMPTrainer, CheckedSimpleTrainer, RemembersLastBatch
 
-__all__ = ["argument_parser", "do_eval_only", "do_test", "do_train", "invoke_main", "main"]
+__all__ = ["argument_parser", "do_eval_only", "do_test", "do_train", "invoke_main", "launch_on_cpu", "main"]
 
 logger = logging.getLogger("sr_d2")
 
@@ -70,6 +80,15 @@ def apply_config_hyperparameters(optimizer: torch.optim.Optimizer, config_groups
                        ", ".join(sorted(changed)))
 
 
+def ddp_model(cfg, model):
+    """detectron2's ``create_ddp_model`` with ``cfg.train.ddp``; on CPU without device ids (detectron2
+    would give the process's local rank, a GPU's index)."""
+    ddp = dict(cfg.train.get("ddp", {}))
+    if cfg.train.device == "cpu":
+        ddp.setdefault("device_ids", None)
+    return create_ddp_model(model, **ddp)
+
+
 def sr_schedule(cfg, model) -> Optional[SRSchedule]:
     """The config's ``sr_schedule`` hook; None (and a warning if the model has SR) when it has none."""
     if "sr_schedule" in cfg:
@@ -97,13 +116,11 @@ def do_train(args, cfg) -> dict:
     if cfg.train.seed >= 0:
         seed_all_rng(cfg.train.seed + comm.get_rank())
     train_loader = RemembersLastBatch(instantiate(cfg.dataloader.train))
-    model = create_ddp_model(model, **cfg.train.ddp)
+    model = ddp_model(cfg, model)
     trainer = (CheckedAMPTrainer if cfg.train.amp.enabled else CheckedSimpleTrainer)(
         model, train_loader, optimizer)
     trainer.ignore_value = cfg.model.get("sem_seg_head", {}).get("ignore_value")
     checkpointer = TrainCheckpointer(model, cfg.train.output_dir, trainer=trainer)
-    if args.resume:
-        checkpointer.check_resumable()
 
     last_results = {}
 
@@ -147,35 +164,106 @@ def do_eval_only(cfg) -> dict:
         raise ValueError("--eval-only needs weights: add train.init_checkpoint=<path to .pth>")
     if "://" not in path and not os.path.isfile(path):
         raise FileNotFoundError(f"train.init_checkpoint={path!r} does not exist")
-    model = create_ddp_model(instantiate(cfg.model).to(cfg.train.device))
+    model = ddp_model(cfg, instantiate(cfg.model).to(cfg.train.device))
     EvalCheckpointer(model).load(path)
     return do_test(cfg, model)
 
 
 def main(args) -> dict:
     cfg = load_lazy_config(args.config_file, args.opts)
+    check_train_settings(cfg, args.config_file, eval_only=args.eval_only)
     check_datasets(cfg, ("test",) if args.eval_only else ("train", "test"))
-    training_here = not args.eval_only and comm.is_main_process()
-    with output_dir_lock(cfg.train.output_dir) if training_here else contextlib.nullcontext():
-        if not args.eval_only and not args.resume:
-            check_fresh_output_dir(cfg.train.output_dir, args.overwrite)
+    # the main process owns train.output_dir: it locks and checks it (clearing it with --overwrite)
+    owner = not args.eval_only and comm.is_main_process()
+    with output_dir_lock(cfg.train.output_dir) if owner else contextlib.nullcontext():
+        if owner:
+            (check_resumable if args.resume else check_fresh_output_dir)(cfg.train.output_dir, args.overwrite)
+        comm.synchronize()
         default_setup(cfg, args)
         setup_logger(cfg.train.output_dir, distributed_rank=comm.get_rank(), name="sr_d2")
         return do_eval_only(cfg) if args.eval_only else do_train(args, cfg)
 
 
-def argument_parser():
-    """detectron2's training arguments and ``--overwrite``."""
-    parser = default_argument_parser()
+EXAMPLES = """Examples:
+  python train_net.py --config-file configs/synthetic/sr_sem_seg_fpn_R18.py
+  python train_net.py --config-file <config> --resume                 # continue in train.output_dir
+  python train_net.py --config-file <config> train.max_iter=2000 dataloader.train.total_batch_size=4
+  python train_net.py --config-file <config> --eval-only train.init_checkpoint=<model_final.pth>
+  python train_net.py --config-file <config> --num-gpus 8
+  python train_net.py --config-file <config> --num-gpus 8 --num-machines 2 --machine-rank 0 \\
+      --dist-url tcp://<host of rank 0>:<port>                        # and --machine-rank 1 on the other
+
+Overrides (key=value, keys of the LazyConfig file) may stand before or after the options.
+Without a GPU, --num-gpus N runs N CPU processes on gloo."""
+
+
+class _OptionsAfterOverrides(argparse.ArgumentParser):
+    """detectron2's parser takes every word after the first override for an override: here an
+    option may also follow them (``train.max_iter=10 --resume``)."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        parsed, unknown = super().parse_known_args(args, namespace)
+        options, overrides = [], []
+        for word in parsed.opts:  # an option, its values (no "="), then overrides again
+            taking = word.startswith("-") or (options and "=" not in word and options[-1].startswith("-"))
+            (options if taking else overrides).append(word)
+        if options:
+            parsed, more = super().parse_known_args(options, parsed)
+            parsed.opts, unknown = overrides, unknown + more
+        return parsed, unknown
+
+
+def argument_parser() -> argparse.ArgumentParser:
+    """detectron2's training arguments, sr-d2's examples and ``--overwrite``."""
+    parser = _OptionsAfterOverrides(parents=[default_argument_parser()], conflict_handler="resolve",
+                                    epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    helps = {"opts": "overrides of the LazyConfig file's keys: key=value (see the examples)",
+             "resume": "continue the run in train.output_dir from its last checkpoint"}
+    for action in parser._actions:  # detectron2's texts speak of yacs configs and DefaultTrainer
+        action.help = helps.get(action.dest, action.help)
     parser.add_argument("--overwrite", action="store_true",
                         help="delete the checkpoints and metrics of a run already in train.output_dir "
                              "and train anew (without it, such a folder is refused)")
     return parser
 
 
+def _find_free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _cpu_worker(local_rank, main_func, world_size, per_machine, machine_rank, dist_url, args):
+    """One CPU process of :func:`launch_on_cpu`: joins the gloo group, then runs ``main_func``."""
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // per_machine))
+    dist.init_process_group("gloo", init_method=dist_url, world_size=world_size,
+                            rank=machine_rank * per_machine + local_rank)
+    for machine in range(world_size // per_machine):  # every rank makes every group, as detectron2 does
+        group = dist.new_group(list(range(machine * per_machine, (machine + 1) * per_machine)))
+        if machine == machine_rank:
+            comm._LOCAL_PROCESS_GROUP = group
+    comm.synchronize()
+    main_func(*args)
+
+
+def launch_on_cpu(main_func, per_machine: int, num_machines: int = 1, machine_rank: int = 0,
+                  dist_url: str = "auto", args=()) -> None:
+    """
+    detectron2's ``launch`` for a machine without a GPU: ``per_machine`` processes on gloo (each
+    with its share of the cores); detectron2 v0.6's ``launch`` asserts CUDA.
+    """
+    if dist_url == "auto":
+        if num_machines > 1:
+            raise ValueError("--dist-url auto needs one machine: give tcp://<host of rank 0>:<port>")
+        dist_url = f"tcp://127.0.0.1:{_find_free_port()}"
+    mp.spawn(_cpu_worker, nprocs=per_machine, daemon=False,
+             args=(main_func, per_machine * num_machines, per_machine, machine_rank, dist_url, args))
+
+
 def invoke_main() -> None:
     args = argument_parser().parse_args()
-    launch(
+    multi = args.num_gpus * args.num_machines > 1
+    (launch_on_cpu if multi and not torch.cuda.is_available() else launch)(
         main,
         args.num_gpus,
         num_machines=args.num_machines,

@@ -90,3 +90,25 @@ def test_class_balanced_sr_f_divides_by_the_class_mass_averaged_over_processes(g
     # so that the averaged gradients are those of the whole batch (sr_f_loss's class_mass)
     for mass in gloo(_class_mass_on):
         assert mass.tolist() == [0.5, 1.0, 0.0]
+
+
+def test_train_net_runs_two_processes_on_cpu_as_the_docs_say(tmp_path):
+    # detectron2 v0.6's launch asserts CUDA; without a GPU, --num-gpus 2 runs 2 gloo processes
+    import json
+    import subprocess
+    import sys
+
+    repo = os.path.join(os.path.dirname(__file__), "..", "..")
+    out = tmp_path / "out"
+    command = [sys.executable, os.path.join(repo, "train_net.py"), "--config-file", CONFIG,
+               "train.max_iter=2", "--num-gpus", "2",  # an option after an override, as users write it
+               "dataloader.train.total_batch_size=4", "dataloader.train.num_workers=0",
+               "dataloader.test.num_workers=0", "train.eval_period=0", "train.log_period=1",
+               "train.device=cpu", f"train.output_dir={out}"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, CUDA_VISIBLE_DEVICES=""))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (out / "log.txt.rank1").is_file() and (out / "model_final.pth").is_file()
+    records = [json.loads(line) for line in open(out / "metrics.json")]
+    assert [r["iteration"] for r in records if "total_loss" in r] == [0, 1]
+    assert "sem_seg/mIoU" in records[-1]  # evaluated, gathered over both processes
