@@ -1,2 +1,2 @@
 from . import datasets
-from .sem_seg_dataset_mapper import SemSegDatasetMapper, check_pair_headers, read_label_map
+from .sem_seg_dataset_mapper import SemSegDatasetMapper, check_pair_headers, read_image, read_label_map

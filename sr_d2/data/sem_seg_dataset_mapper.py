@@ -1,4 +1,5 @@
 import copy
+import logging
 from typing import Sequence
 
 import numpy as np
@@ -10,7 +11,9 @@ from detectron2.config import configurable
 from detectron2.data import DatasetMapper
 from detectron2.data import detection_utils as utils
 
-__all__ = ["SemSegDatasetMapper", "check_pair_headers", "read_label_map"]
+__all__ = ["SemSegDatasetMapper", "check_pair_headers", "read_image", "read_label_map"]
+
+logger = logging.getLogger(__name__)
 
 
 def read_label_map(path: str) -> np.ndarray:
@@ -32,6 +35,28 @@ def read_label_map(path: str) -> np.ndarray:
 
 
 _LABEL_MODES = ("L", "P", "I", "I;16")
+# Image modes of more than 8 bits a channel: detectron2 converts them to 8-bit RGB by clipping at 255.
+_DEEP_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+
+
+def _deep_image_problem(image: Image.Image, path: str) -> str:
+    return (f"image {path!r} is a {image.mode} image (more than 8 bits a pixel): detectron2 reads it as "
+            f"8-bit RGB, every value above 255 white; convert it to 8-bit (scaled to 0-255) first")
+
+
+def read_image(path: str, format: str) -> np.ndarray:
+    """
+    detectron2's ``read_image`` (EXIF orientation applied, ``format`` e.g. "BGR") of an 8-bit
+    image; ValueError naming ``path`` when it cannot be read or has more bits a pixel (16-bit
+    grayscale), which detectron2 would clip to white.
+    """
+    try:
+        with Image.open(path) as image:
+            if image.mode in _DEEP_MODES:
+                raise ValueError(_deep_image_problem(image, path))
+        return utils.read_image(path, format=format)
+    except (OSError, SyntaxError) as e:  # missing, truncated or not an image
+        raise ValueError(f"image {path!r} cannot be read: {e}") from e
 _SWAPS_SIDES = (5, 6, 7, 8)  # EXIF orientations that turn the image by 90 degrees
 
 
@@ -49,11 +74,12 @@ def _orientation(image: Image.Image) -> int:
 def check_pair_headers(dicts: Sequence[dict], name: str) -> None:
     """
     Check every image / label map pair of dataset ``name`` from the file headers alone (no pixel
-    is decoded): both open, the label map holds class ids (its mode), and both have one size (EXIF
-    orientation applied). ValueError listing the bad pairs, so a bad file is found before training
-    and not when the loader first samples it.
+    is decoded): both open, the image has 8 bits a channel, the label map holds class ids (its
+    mode), and both have one size (EXIF orientation applied). ValueError listing the bad pairs, so
+    a bad file is found before training and not when the loader first samples it. Images with an
+    EXIF orientation are named in a warning: they are loaded turned, their labels must match that.
     """
-    problems = []
+    problems, turned = [], []
     for d in dicts:
         label_file = d.get("sem_seg_file_name")
         if label_file is None:
@@ -61,15 +87,25 @@ def check_pair_headers(dicts: Sequence[dict], name: str) -> None:
         try:
             with Image.open(d["file_name"]) as image, Image.open(label_file) as label:
                 width, height = image.size
-                if _orientation(image) in _SWAPS_SIDES:
+                orientation = _orientation(image)
+                if orientation != 1:
+                    turned.append(d["file_name"])
+                if orientation in _SWAPS_SIDES:
                     width, height = height, width
-                if label.mode not in _LABEL_MODES:
+                if image.mode in _DEEP_MODES:
+                    problems.append(_deep_image_problem(image, d["file_name"]))
+                elif label.mode not in _LABEL_MODES:
                     problems.append(f"label {label_file!r} is a {label.mode} image, not class ids")
                 elif label.size != (width, height):
                     problems.append(f"label {label_file!r} is {label.size[0]}x{label.size[1]} (W x H), its image "
                                     f"is {width}x{height} as loaded")
         except (OSError, SyntaxError) as e:
             problems.append(f"{d['file_name']!r} / {label_file!r} cannot be opened: {e}")
+    if turned:
+        logger.warning("dataset %r: %d images carry an EXIF orientation (%s): they are turned (or mirrored) as "
+                       "it says when loaded, as detectron2 and cameras' viewers show them; their label maps "
+                       "must be drawn on the turned image", name, len(turned),
+                       ", ".join(turned[:3]) + (" ..." if len(turned) > 3 else ""))
     if problems:
         raise ValueError(f"dataset {name!r}: {len(problems)} of {len(dicts)} image / label pairs are bad: "
                          + "; ".join(problems[:5]) + (" ..." if len(problems) > 5 else ""))
@@ -116,10 +152,7 @@ class SemSegDatasetMapper(DatasetMapper):
 
     def __call__(self, dataset_dict):
         dataset_dict = copy.deepcopy(dataset_dict)
-        try:
-            image = utils.read_image(dataset_dict["file_name"], format=self.image_format)
-        except (OSError, SyntaxError, ValueError) as e:  # missing, truncated or not an image
-            raise ValueError(f"image {dataset_dict['file_name']!r} cannot be read: {e}") from e
+        image = read_image(dataset_dict["file_name"], format=self.image_format)
         utils.check_image_size(dataset_dict, image)
         label_file = dataset_dict.pop("sem_seg_file_name", None)
         sem_seg = None

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from detectron2.data import DatasetCatalog
+from detectron2.data import DatasetCatalog, MetadataCatalog
 
 from sr_d2.data.datasets import CAMVID_WEAK, generate_camvid_weak, pseudo_label_quality, register_camvid_weak
 from sr_d2.data.datasets.camvid import CAMVID_VOID
@@ -80,8 +80,32 @@ def test_registered_set_reads_the_users_images_and_names_a_missing_folder(camvid
     assert [os.path.dirname(d["file_name"]) for d in dicts] == [os.path.join(root, "train")] * 3
     assert all(d["sem_seg_file_name"].startswith(cache) and d["image_labels"] for d in dicts)
     register_camvid_weak("test_camvid_weak_missing", str(tmp_path / "nowhere"), cache)
-    with pytest.raises(FileNotFoundError, match=r"nowhere/trainannot.*DETECTRON2_DATASETS"):
+    with pytest.raises(FileNotFoundError, match=r"CamVid folder '.*nowhere' does not exist: set "
+                                                r"\$DETECTRON2_DATASETS .*\(\$DETECTRON2_DATASETS is "):
         DatasetCatalog.get("test_camvid_weak_missing")
+
+
+def test_the_clean_splits_name_detectron2_datasets_when_camvid_is_missing(tmp_path, monkeypatch):
+    from sr_d2.data.datasets import register_camvid
+
+    monkeypatch.setenv("DETECTRON2_DATASETS", str(tmp_path))
+    register_camvid(str(tmp_path / "camvid"), splits=("test_missing",))
+    try:
+        with pytest.raises(FileNotFoundError, match=rf"\$DETECTRON2_DATASETS is {tmp_path};"):
+            DatasetCatalog.get("camvid_sem_seg_test_missing")
+    finally:
+        DatasetCatalog.remove("camvid_sem_seg_test_missing")
+        MetadataCatalog.remove("camvid_sem_seg_test_missing")
+
+
+def test_an_unwritable_cache_names_sr_d2_cache(tmp_path, monkeypatch):
+    from sr_d2.data.datasets.synthetic import write_once
+
+    blocked = tmp_path / "file"
+    blocked.write_text("a file, not a folder")
+    monkeypatch.setenv("SR_D2_CACHE", str(blocked))
+    with pytest.raises(OSError, match=rf"cannot be written under {blocked} .*set \$SR_D2_CACHE to a writable"):
+        write_once(str(blocked / "set"), lambda folder: None, {})
 
 
 def test_pseudo_label_quality_by_hand():

@@ -96,3 +96,31 @@ def test_labels_resize_and_rotate_with_their_ids(tmp_path, ids):
     resized = label.repeat(2, 0)[:, np.arange(12) * 8 // 12]
     assert out["sem_seg"].dtype == torch.int64
     assert out["sem_seg"].tolist() == np.rot90(resized).tolist()
+
+
+def test_a_16_bit_image_is_refused_not_read_as_white(tmp_path):
+    from sr_d2.data import check_pair_headers, read_image
+
+    d = _pair(tmp_path, np.zeros((2, 3)))
+    Image.fromarray(np.full((2, 3), 40000, np.uint16)).save(tmp_path / "im.png")  # mode I;16
+    with pytest.raises(ValueError, match=r"im\.png' is a I(;16)? image .* every value above 255 white"):
+        check_pair_headers([d], "sixteen")
+    with pytest.raises(ValueError, match=r"im\.png' is a I(;16)? image"):
+        _mapper()(d)
+    with pytest.raises(ValueError, match=r"im\.png' is a I(;16)? image"):
+        read_image(d["file_name"], "BGR")
+
+
+def test_images_with_an_exif_orientation_are_named_in_a_warning(tmp_path, caplog):
+    # a 180-degree turn keeps the size: the warning says the image is loaded turned
+    from sr_d2.data import check_pair_headers
+
+    d = _pair(tmp_path, np.zeros((2, 3)))
+    exif = Image.Exif()
+    exif[0x0112] = 3  # orientation: rotate 180
+    Image.fromarray(np.zeros((2, 3, 3), np.uint8)).save(tmp_path / "im.jpg", exif=exif)
+    d["file_name"] = str(tmp_path / "im.jpg")
+    with caplog.at_level("WARNING"):
+        check_pair_headers([d, _pair(tmp_path / "..", np.zeros((2, 3)))], "turned")
+    assert "dataset 'turned': 1 images carry an EXIF orientation" in caplog.text
+    assert "im.jpg" in caplog.text and "must be drawn on the turned image" in caplog.text

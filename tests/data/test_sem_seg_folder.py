@@ -39,7 +39,7 @@ def test_images_and_labels_pair_by_stem_and_unmatched_ones_are_named(tmp_path):
     args = ("test_folder_unmatched", str(tmp_path / "img"), str(tmp_path / "gt"), ["x", "y"])
     register_sem_seg_folder(*args, image_ext=".jpg")
     with pytest.raises(ValueError, match=r"1 images without a label .*\['b'\]; 1 labels without an "
-                                         r"image .*\['bb'\]\); pass drop_unmatched=True"):
+                                         r"image .*\['bb'\]\); or pass drop_unmatched=True"):
         DatasetCatalog.get("test_folder_unmatched")
     DatasetCatalog.remove("test_folder_unmatched")
     MetadataCatalog.remove("test_folder_unmatched")
@@ -47,6 +47,23 @@ def test_images_and_labels_pair_by_stem_and_unmatched_ones_are_named(tmp_path):
     pairs = [(os.path.basename(d["file_name"]), os.path.basename(d["sem_seg_file_name"]))
              for d in DatasetCatalog.get("test_folder_unmatched")]
     assert pairs == [("a.jpg", "a.png"), ("c.jpg", "c.png"), ("d.jpg", "d.png")]
+
+
+@pytest.mark.parametrize("image_suffix, label_suffix, hint", [
+    ("", "_L", "gt_ext='_L.png' would pair 2 of them"),  # CamVid's original names
+    ("_leftImg8bit", "_gtFine_labelIds", "image_ext='_leftImg8bit.jpg' and gt_ext='_gtFine_labelIds.png' "
+                                         "would pair 2 of them"),  # Cityscapes'
+])
+def test_names_that_differ_by_a_suffix_get_the_extensions_that_pair_them(tmp_path, image_suffix, label_suffix,
+                                                                         hint):
+    (tmp_path / "img").mkdir(), (tmp_path / "gt").mkdir()
+    for stem in ("0001", "0002"):
+        Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "img" / f"{stem}{image_suffix}.jpg")
+        Image.fromarray(np.ones((4, 4), np.uint8)).save(tmp_path / "gt" / f"{stem}{label_suffix}.png")
+    with pytest.raises(ValueError, match=rf"names differ by a suffix .*{hint}"):
+        load_sem_seg_folder(str(tmp_path / "img"), str(tmp_path / "gt"), image_ext=".jpg")
+    image_ext, gt_ext = f"{image_suffix}.jpg", f"{label_suffix}.png"  # as the hint says
+    assert len(load_sem_seg_folder(str(tmp_path / "img"), str(tmp_path / "gt"), image_ext, gt_ext)) == 2
 
 
 def test_missing_or_empty_folder_is_named(tmp_path):

@@ -13,7 +13,7 @@ from PIL import Image
 
 from detectron2.data import DatasetCatalog
 
-from .sem_seg_folder import load_sem_seg_folder, register_sem_seg_folder, set_sem_seg_metadata
+from .sem_seg_folder import load_sem_seg_folder, set_sem_seg_metadata
 from .synthetic import write_once
 from .weak_labels import pseudo_label, pseudo_label_quality
 
@@ -38,25 +38,31 @@ CAMVID_WEAK = dict(seed=0, blur=2.5, false_class_rate=0.3, scale=360 / 128)
 _WEAK_FORMAT_VERSION = 1
 
 
+def _check_root(root: str) -> None:
+    """FileNotFoundError naming ``$DETECTRON2_DATASETS`` when the CamVid folder ``root`` is missing."""
+    if not os.path.isdir(root):
+        where = os.environ.get("DETECTRON2_DATASETS", "unset, so ./datasets")
+        raise FileNotFoundError(f"CamVid folder {root!r} does not exist: set $DETECTRON2_DATASETS to the folder "
+                                f"holding camvid/ ($DETECTRON2_DATASETS is {where}; it is read when sr_d2 is "
+                                f"imported)")
+
+
 def register_camvid(root: str, splits=("train", "val")) -> None:
     """Register ``camvid_sem_seg_<split>`` for each of ``splits``; ``root`` is read on first load."""
     for split in splits:
-        register_sem_seg_folder(
-            f"camvid_sem_seg_{split}",
-            os.path.join(root, split),
-            os.path.join(root, split + "annot"),
-            CAMVID_CLASSES,
-            colors=CAMVID_COLORS,
-            ignore_label=CAMVID_VOID,
-            thin_classes=CAMVID_THIN_CLASSES,
-        )
+        image_dir, gt_dir = os.path.join(root, split), os.path.join(root, split + "annot")
+
+        def load(image_dir=image_dir, gt_dir=gt_dir):
+            _check_root(root)
+            return load_sem_seg_folder(image_dir, gt_dir)
+
+        DatasetCatalog.register(f"camvid_sem_seg_{split}", load)
+        set_sem_seg_metadata(f"camvid_sem_seg_{split}", CAMVID_CLASSES, image_dir=image_dir, gt_dir=gt_dir,
+                             colors=CAMVID_COLORS, ignore_label=CAMVID_VOID, thin_classes=CAMVID_THIN_CLASSES)
 
 
 def _labels_fingerprint(gt_dir: str) -> str:
     """A digest of the names and bytes of the PNG label maps in ``gt_dir``."""
-    if not os.path.isdir(gt_dir):
-        raise FileNotFoundError(f"CamVid label folder {gt_dir!r} does not exist (the weak set is made from "
-                                f"CamVid's train labels: set $DETECTRON2_DATASETS to the folder holding camvid/)")
     digest = hashlib.sha1()
     for name in sorted(f for f in os.listdir(gt_dir) if f.endswith(".png")):
         digest.update(name.encode())
@@ -68,6 +74,7 @@ def _labels_fingerprint(gt_dir: str) -> str:
 def camvid_weak_dir(root: str, cache: str, seed: int) -> str:
     """The cache folder of the weak set made from ``root/trainannot``: ``pseudo/*.png``,
     ``image_labels.json``, ``quality.json``; keyed by the labels' content and the seed."""
+    _check_root(root)
     fingerprint = _labels_fingerprint(os.path.join(root, "trainannot"))
     return os.path.join(cache, f"camvid_weak_v{_WEAK_FORMAT_VERSION}_seed{seed}_{fingerprint}")
 

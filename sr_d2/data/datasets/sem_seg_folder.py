@@ -36,6 +36,31 @@ def _files_by_stem(folder: str, ext: str, kind: str) -> Dict[str, str]:
     return found
 
 
+def _suffix_hint(images: Sequence[str], labels: Sequence[str], image_ext: str, gt_ext: str) -> str:
+    """
+    When image and label stems differ by a suffix (Cityscapes' "x_leftImg8bit.png" and
+    "x_gtFine_labelIds.png", CamVid's "x.png" and "x_L.png"): the ``image_ext`` / ``gt_ext`` that
+    pair them, as a hint; else "".
+    """
+    if not images or not labels:
+        return ""
+    first = min(images)
+    label = max(labels, key=lambda stem: len(os.path.commonprefix([first, stem])))
+    base = os.path.commonprefix([first, label]).rstrip("_-.")
+    image_suffix, label_suffix = first[len(base):], label[len(base):]
+    suffixes = [x for x in (image_suffix, label_suffix) if x]
+    if not base or not suffixes or not all(x[0] in "_-." for x in suffixes):
+        return ""
+    paired = ({i[: len(i) - len(image_suffix)] for i in images if i.endswith(image_suffix)}
+              & {g[: len(g) - len(label_suffix)] for g in labels if g.endswith(label_suffix)})
+    if not paired:
+        return ""
+    settings = [f"{name}={suffix + ext!r}" for name, suffix, ext in
+                (("image_ext", image_suffix, image_ext), ("gt_ext", label_suffix, gt_ext)) if suffix]
+    return (f"; the names differ by a suffix ({first!r} / {label!r}): {' and '.join(settings)} would pair "
+            f"{len(paired)} of them")
+
+
 def _read_image_labels(path: str, stems: Sequence[str]) -> Dict[str, List[int]]:
     """{stem: class ids} of the JSON object in ``path`` for ``stems``; ValueError naming the problem."""
     try:
@@ -96,12 +121,14 @@ def load_sem_seg_folder(
     if unmatched:
         listing = "; ".join(f"{len(stems)} {what}: {stems[:10]}" + (" ..." if len(stems) > 10 else "")
                             for what, stems in unmatched.items())
+        hint = _suffix_hint(sorted(set(images) - set(labels)), sorted(set(labels) - set(images)), image_ext, gt_ext)
         if not drop_unmatched:
-            raise ValueError(f"unmatched files ({listing}); pass drop_unmatched=True to leave them out")
-        logger.warning("Leaving out %s", listing)
+            raise ValueError(f"unmatched files ({listing}){hint}; or pass drop_unmatched=True to leave them out")
+        logger.warning("Leaving out %s%s", listing, hint)
     stems = sorted(set(images) & set(labels))
     if not stems:
-        raise FileNotFoundError(f"no image in {image_dir!r} has a label of the same name in {gt_dir!r}")
+        raise FileNotFoundError(f"no image in {image_dir!r} has a label of the same name in {gt_dir!r}"
+                                + _suffix_hint(sorted(images), sorted(labels), image_ext, gt_ext))
     dicts = [{"file_name": images[s], "sem_seg_file_name": labels[s]} for s in stems]
     if image_labels_file is not None:
         image_labels = _read_image_labels(image_labels_file, stems)

@@ -139,8 +139,13 @@ def write_once(out: str, write: Callable[[str], None], params: dict) -> str:
     if os.path.isfile(os.path.join(out, "done.json")):
         return out
     root = os.path.dirname(out)
-    os.makedirs(root, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".tmp_synthetic_", dir=root)
+    try:
+        os.makedirs(root, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=".tmp_synthetic_", dir=root)
+    except OSError as e:
+        where = os.environ.get("SR_D2_CACHE", "unset, so ~/.cache/sr_d2")
+        raise OSError(f"generated data cannot be written under {root} ({e.strerror}): set $SR_D2_CACHE to a "
+                      f"writable folder ($SR_D2_CACHE is {where})") from None
     try:
         write(tmp)
         with open(os.path.join(tmp, "done.json"), "w") as f:
