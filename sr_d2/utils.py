@@ -1,9 +1,10 @@
 """Small helpers shared by sr-d2's tools."""
+import argparse
 import os
 from contextlib import contextmanager
 from typing import Iterable, Iterator
 
-__all__ = ["check_output", "written_then_renamed"]
+__all__ = ["check_output", "positive_int", "written_then_renamed"]
 
 
 def check_output(path: str, inputs: Iterable[str] = (), overwrite: bool = False) -> None:
@@ -20,6 +21,17 @@ def check_output(path: str, inputs: Iterable[str] = (), overwrite: bool = False)
                                   f"give another output")
     if not overwrite:
         raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1 (a count, a size, a scale)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}: at least 1")
+    return value
 
 
 @contextmanager

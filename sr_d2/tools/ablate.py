@@ -498,7 +498,7 @@ def _split_overrides(argv: Sequence[str]):
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """The command line; ``opts`` holds the overrides (``key=value``) wherever they were written."""
     parser = argparse.ArgumentParser(
-        description=__doc__.strip().splitlines()[0],
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Overrides (key=value) for every run may stand anywhere, e.g. after --references.")
     parser.add_argument("--config-file", required=True, help="the SR config (sr_<baseline>.py)")
     parser.add_argument("--variants", nargs="+", required=True)

@@ -24,6 +24,7 @@ from detectron2.config import instantiate
 
 from sr_d2.config import load_lazy_config
 from sr_d2.modeling import SR_PRESETS
+from sr_d2.utils import positive_int
 
 
 def _sync(device: str) -> None:
@@ -237,10 +238,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline", required=True, help="LazyConfig of the baseline model")
     parser.add_argument("--sr", required=True, help="LazyConfig of its SR twin")
-    parser.add_argument("--size", type=int, nargs=2, default=(224, 288), metavar=("H", "W"))
-    parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--iters", type=int, default=5, help="steps per variant per round")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--size", type=positive_int, nargs=2, default=(224, 288), metavar=("H", "W"))
+    parser.add_argument("--batch", type=positive_int, default=4)
+    parser.add_argument("--iters", type=positive_int, default=5, help="steps per variant per round")
+    parser.add_argument("--rounds", type=positive_int, default=3)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--presets", nargs="+", default=list(SR_PRESETS), choices=list(SR_PRESETS))
     parser.add_argument("--mea-only", action="store_true",

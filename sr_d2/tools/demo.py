@@ -34,6 +34,7 @@ from detectron2.data import detection_utils as utils
 from detectron2.utils.visualizer import Visualizer
 
 from sr_d2.checkpoint import load_model
+from sr_d2.data import read_image
 from sr_d2.modeling import SelfRegulated, exit_inference
 from sr_d2.tools.visualize import draw_labels, titled
 from sr_d2.utils import check_output, written_then_renamed
@@ -100,7 +101,10 @@ class Predictor:
         self.image_format = mapper.image_format
         self.metadata = MetadataCatalog.get(cfg.dataloader.test.dataset.names)
         self.model = model.eval()
-        self.exits = exits and isinstance(model, SelfRegulated)
+        if exits and not isinstance(model, SelfRegulated):
+            raise ValueError(f"--exits: the model ({type(model).__name__}) has no exits; they are an SR model's "
+                             f"(an sr_* config)")
+        self.exits = exits
 
     @torch.no_grad()
     def __call__(self, image: np.ndarray) -> dict:
@@ -141,9 +145,9 @@ def run_images(predictor: Predictor, drawings: Dict[str, str]) -> List[str]:
     failures = []
     for path, drawing in tqdm.tqdm(drawings.items(), desc="images", disable=len(drawings) < 2):
         try:
-            image = utils.read_image(path, format=predictor.image_format)
-        except (OSError, SyntaxError, ValueError) as e:
-            failures.append(f"{path}: cannot be read ({e})")
+            image = read_image(path, format=predictor.image_format)
+        except ValueError as e:  # names the file
+            failures.append(str(e))
             continue
         try:
             _write_png(drawing, predictor.draw(image, predictor(image)))
@@ -211,13 +215,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for out in [*drawings.values(), *([video_out] if video_out else [])]:
             check_output(out, given, args.overwrite)  # before anything is drawn
         cfg, model = load_model(args.config_file, args.weights, args.opts)
+        predictor = Predictor(cfg, model, exits=args.exits)
         os.makedirs(args.output, exist_ok=True)
         if not os.access(args.output, os.W_OK):
             raise PermissionError(f"--output {args.output} is not writable")
     except (OSError, ValueError, KeyError) as e:
         print(f"demo: {e}", file=sys.stderr)
         return 1
-    predictor = Predictor(cfg, model, exits=args.exits)
     unreadable = run_images(predictor, drawings)
     print(f"wrote {len(files) - len(unreadable)} of {len(files)} images to {args.output}")
     failures = [f"{p}: no such file, folder or match" for p in unmatched] + unreadable

@@ -21,7 +21,7 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from sr_d2.checkpoint import load_model
 from sr_d2.data import read_label_map
 from sr_d2.modeling import SelfRegulated, exit_inference
-from sr_d2.utils import check_output, written_then_renamed
+from sr_d2.utils import check_output, positive_int, written_then_renamed
 
 __all__ = ["confusion_matrices", "describe"]
 
@@ -102,7 +102,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                         help="LazyConfig of the model (its test set is used)")
     parser.add_argument("--checkpoint", required=True, help="its weights (model_final.pth)")
     parser.add_argument("--classes", nargs="+", required=True, help="class names to describe")
-    parser.add_argument("--top", type=int, default=3, help="shares listed per class and output")
+    parser.add_argument("--top", type=positive_int, default=3, help="shares listed per class and output")
     parser.add_argument("--output", help="JSON to write the description and the matrices to")
     parser.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
     parser.add_argument("opts", nargs=argparse.REMAINDER,

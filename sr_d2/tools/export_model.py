@@ -15,6 +15,7 @@ config's test loader prepares it (its test-time resize); the export is traced at
 size, and every image checked must have that size after the resize.
 """
 import argparse
+import importlib.util
 import logging
 import os
 import sys
@@ -31,13 +32,14 @@ from detectron2.modeling import SemanticSegmentor
 
 from sr_d2.checkpoint import load_model
 from sr_d2.modeling import SelfRegulated
-from sr_d2.utils import check_output, written_then_renamed
+from sr_d2.utils import check_output, positive_int, written_then_renamed
 
 __all__ = ["FORMATS", "SemanticLogits", "export_model", "prepared_images"]
 
 logger = logging.getLogger(__name__)
 
 FORMATS = ("torchscript", "export", "onnx")
+DEPLOY_MODULES = ("onnx", "onnxruntime", "onnxscript")  # pyproject.toml's "deploy" extra
 
 
 class SemanticLogits(nn.Module):
@@ -87,6 +89,11 @@ def export_model(config_file: str, weights: str, images: Sequence[str], output: 
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, not {fmt!r}")
+    if fmt == "onnx":
+        missing = [m for m in DEPLOY_MODULES if importlib.util.find_spec(m) is None]
+        if missing:
+            raise ImportError(f"--format onnx needs {', '.join(missing)} (not installed): install sr-d2 with "
+                              f"its deploy extra, pip install -e '.[deploy]'")
     check_output(output, [config_file, weights, *images], overwrite)
     folder = os.path.dirname(os.path.abspath(output))
     if not os.path.isdir(folder):
@@ -150,7 +157,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--output", required=True, help="file to write (.ts, .pt2 or .onnx)")
     parser.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
     parser.add_argument("--format", default="torchscript", choices=FORMATS)
-    parser.add_argument("--repeats", type=int, default=3, help="timed passes over the images")
+    parser.add_argument("--repeats", type=positive_int, default=3, help="timed passes over the images")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides (key=value)")
     args = parser.parse_args(argv)
     try:

@@ -38,6 +38,7 @@ def read_metrics(run: str) -> Series:
     """
     ``run``'s metrics.json (``run`` is the file or its folder) as {key: [(iteration, value)]},
     sorted by iteration; a key logged twice at one iteration (a resumed run) keeps the last value.
+    A run that logged one loss term (only as "total_loss") has it as "loss_sem_seg" too.
     """
     path = os.path.join(run, "metrics.json") if os.path.isdir(run) else run
     if not os.path.isfile(path):
@@ -57,6 +58,9 @@ def read_metrics(run: str) -> Series:
                     values.setdefault(key, {})[iteration] = float(value)
     if not values:
         raise ValueError(f"{path!r} holds no metrics")
+    # detectron2 logs a single loss term only as total_loss: that of a plain SemanticSegmentor
+    if "total_loss" in values and not any(k.startswith("loss_") for k in values):
+        values[HEAD_LOSS] = values["total_loss"]
     return {k: sorted(v.items()) for k, v in values.items()}
 
 
@@ -65,16 +69,12 @@ def plot_metrics(
 ) -> List[str]:
     """
     Write the curves of ``runs`` (labelled ``names``) to the PNG ``output``: every loss term any
-    run logged, SR's switch-on (``SR_SWITCH``), then each of ``metrics`` that some run logged. Returns the panels' keys. A run
-    that logged only "total_loss" (one loss term) is drawn in the "loss_sem_seg" panel too.
+    run logged, SR's switch-on (``SR_SWITCH``), then each of ``metrics`` that some run logged.
+    Returns the panels' keys.
     """
     if len(names) != len(runs):
         raise ValueError(f"{len(names)} names for {len(runs)} runs")
     series = [read_metrics(r) for r in runs]
-    for s in series:
-        # detectron2 logs a single loss term only as total_loss: that of a plain SemanticSegmentor.
-        if "total_loss" in s and not any(k.startswith("loss_") for k in s):
-            s[HEAD_LOSS] = s["total_loss"]
     losses = sorted({k for s in series for k in s if k.startswith("loss_")})
     keys = ["total_loss"] * any("total_loss" in s for s in series) + losses
     keys += [k for k in SR_SWITCH if any(k in s for s in series)]

@@ -24,14 +24,13 @@ from PIL import Image
 
 from detectron2.config import instantiate
 from detectron2.data import DatasetCatalog, MetadataCatalog
-from detectron2.data import detection_utils as utils
 from detectron2.utils.visualizer import Visualizer
 
 from sr_d2.checkpoint import load_model
-from sr_d2.data import read_label_map
+from sr_d2.data import read_image, read_label_map
 from sr_d2.evaluation import DEFAULT_AREA_THRESHOLDS, failure_masks
 from sr_d2.modeling import SelfRegulated, exit_inference
-from sr_d2.utils import check_output, written_then_renamed
+from sr_d2.utils import check_output, positive_int, written_then_renamed
 
 __all__ = ["draw_labels", "error_map", "titled", "visualize"]
 
@@ -104,11 +103,19 @@ def visualize(
     drawn = [dicts[i][key] for i in indices for key in ("file_name", "sem_seg_file_name")]
     check_output(output, [*inputs, *drawn], overwrite)
     metadata = MetadataCatalog.get(name)
+    classes = list(metadata.stuff_classes)
+    for tag, model_cfg, _ in models:  # every drawing is named with the first test set's classes
+        own = MetadataCatalog.get(model_cfg.dataloader.test.dataset.names).get("stuff_classes")
+        count = model_cfg.model.get("sem_seg_head", {}).get("num_classes", len(classes))
+        if count != len(classes) or (own is not None and list(own) != classes):
+            raise ValueError(f"{tag} predicts {count} classes ({', '.join(own or ['?'])}), the images are "
+                             f"drawn with {name!r}'s {len(classes)} ({', '.join(classes)}): its drawing would "
+                             f"name them wrongly; compare models of one dataset's classes")
     mapper = instantiate(cfg.dataloader.test.mapper)
     rows = []
     for i in indices:
         inputs = mapper(dict(dicts[i]))
-        image = utils.read_image(dicts[i]["file_name"], format="RGB")  # EXIF orientation applied
+        image = read_image(dicts[i]["file_name"], format="RGB")  # EXIF orientation applied
         gt = read_label_map(dicts[i]["sem_seg_file_name"])
         panels = [("input", image), ("ground truth", draw_labels(image, gt, metadata))]
         for tag, model_cfg, model in models:
@@ -130,7 +137,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                         help="a second model, drawn next to the first")
     parser.add_argument("--names", nargs="+", help="titles of the models (default: config names)")
     parser.add_argument("--indices", type=int, nargs="+", default=[0, 1, 2], help="test images")
-    parser.add_argument("--scale", type=int, default=1, help="enlarge each panel this many times")
+    parser.add_argument("--scale", type=positive_int, default=1, help="enlarge each panel this many times")
     parser.add_argument("--output", required=True, help="image to write (.png, .jpg, ...)")
     parser.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="key=value overrides of --config-file")

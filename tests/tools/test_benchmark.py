@@ -1,5 +1,7 @@
 import os
 
+import pytest
+
 from detectron2.config import instantiate
 
 from sr_d2.tools.benchmark import benchmark, format_profile, format_results
@@ -74,3 +76,13 @@ def test_profile_table_ranks_operators_by_the_time_sr_adds():
     assert [r[0] for r in rows] == ["aten::_log_softmax", "aten::conv2d", "aten::add", "all operators"]
     assert rows[0][1:] == ["0", "0.00", "3", "2.50", "+2.50"]
     assert rows[-1][1:] == ["14", "6.00", "21", "9.50", "+3.50"]
+
+
+@pytest.mark.parametrize("option", [["--iters", "0"], ["--rounds", "0"], ["--batch", "0"],
+                                    ["--size", "0", "64"]])
+def test_a_zero_count_or_size_is_refused_by_name(option, capsys):
+    from sr_d2.tools.benchmark import main
+
+    with pytest.raises(SystemExit):
+        main(["--baseline", "b.py", "--sr", "s.py", *option])
+    assert f"argument {option[0]}: 0: at least 1" in capsys.readouterr().err

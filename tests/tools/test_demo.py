@@ -43,7 +43,7 @@ def test_files_folders_and_globs_are_drawn_and_failures_named(sr_weights, tmp_pa
                  str(tmp_path / "missing.png"), str(tmp_path / "broken.png")])
     assert code == 1
     err = capsys.readouterr().err
-    assert "missing.png: no such file" in err and "broken.png: cannot be read" in err
+    assert "missing.png: no such file" in err and "broken.png' cannot be read" in err
     assert sorted(os.listdir(out)) == ["a.png", "b.png", "c.png", "g1.png", "g2.png"]
     assert np.asarray(Image.open(out / "a.png")).shape == (40, 56, 3)  # at the input's own size
 
@@ -122,3 +122,13 @@ def test_an_output_that_cannot_be_a_folder_is_named(sr_weights, tmp_path, capsys
     code = main(["--config-file", SR_CONFIG, "--weights", sr_weights, "--output", str(tmp_path / "file" / "out"),
                  "--input", str(tmp_path / "x.png")])
     assert code == 1 and "file/out" in capsys.readouterr().err
+
+
+def test_exits_of_a_plain_model_are_refused_before_drawing(tmp_path, capsys):
+    _image(tmp_path / "a.png")
+    config = os.path.join(CONFIGS, "sem_seg_fpn_R18.py")
+    weights = _weights(config, tmp_path)
+    assert main(["--config-file", config, "--weights", weights, "--output", str(tmp_path / "out"),
+                 "--input", str(tmp_path / "a.png"), "--exits"]) == 1
+    assert "--exits: the model (SemanticSegmentor) has no exits" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -79,3 +79,15 @@ def test_torch_export_program_is_saved_reloaded_and_predicts_as_eager(sr_checkpo
     assert result["max_abs_diff"] < 1e-4
     program = torch.export.load(out)
     assert not any(name.startswith("model.self_regulation") for name in program.state_dict)
+
+
+def test_onnx_without_the_deploy_extra_is_named_before_the_model_loads(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime"
+                        else find_spec(name, *a))
+    assert main(["--config-file", SR_CONFIG, "--weights", str(tmp_path / "nope.pth"), "--images", "a.png",
+                 "--output", str(tmp_path / "m.onnx"), "--format", "onnx"]) == 1
+    err = capsys.readouterr().err
+    assert "--format onnx needs" in err and "onnxruntime" in err and "pip install -e '.[deploy]'" in err

@@ -79,3 +79,14 @@ def test_loss_table_from_the_command_line_names_runs_by_their_paths(tmp_path, ca
         main([str(tmp_path / "sr" / "seed0"), "--windows", "0"])
     with pytest.raises(SystemExit):  # neither a table nor a plot asked for
         main([str(tmp_path / "sr" / "seed0")])
+
+
+def test_the_help_example_tables_the_plain_models_one_loss_term(tmp_path, capsys):
+    # detectron2 logs a plain SemanticSegmentor's only loss as total_loss: the table shows it as
+    # loss_sem_seg, as the curves do, instead of a blank baseline row
+    base = _write(tmp_path / "baseline", [{"iteration": i, "total_loss": 4.0 - i} for i in (0, 1, 2, 3)])
+    sr = _write(tmp_path / "sr", [{"iteration": i, "total_loss": 5.0, "loss_sem_seg": 3.0, "loss_sr_f": 2.0}
+                                  for i in (0, 1, 2, 3)])
+    main([base, sr, "--names", "baseline", "SR", "--output", str(tmp_path / "curves.png"), "--windows", "2"])
+    rows = capsys.readouterr().out.splitlines()
+    assert "| baseline | 0-1 | 3.5000 |  |" in rows and "| SR | 0-1 | 3.0000 | 2.0000 |" in rows

@@ -74,3 +74,22 @@ def test_an_exif_rotated_jpeg_is_drawn_as_training_reads_it(tiny_synthetic, tmp_
           *data])
     # input, truth, prediction, errors: 48x64 panels under a 22-px title strip
     assert np.asarray(Image.open(tmp_path / "g.png")).shape == (64 + 22, 4 * 48, 3)
+
+
+def test_a_model_of_another_class_count_is_refused_before_drawing(tiny_synthetic, tmp_path):
+    _, val = tiny_synthetic
+    data = [f"dataloader.test.dataset.names={val}"]
+    config = os.path.join(CONFIGS, "sem_seg_fpn_R18.py")
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    six = _checkpoint(config, tmp_path / "a", data)
+    seven_config = tmp_path / "seven.py"  # the baseline with one class more, as a user's own config
+    seven_config.write_text(f"from sr_d2.config import load_lazy_config\n"
+                            f"_cfg = load_lazy_config({config!r}, ['model.sem_seg_head.num_classes=7'])\n"
+                            f"globals().update(_cfg)\n")
+    seven = _checkpoint(str(seven_config), tmp_path / "b", [])
+    with pytest.raises(SystemExit, match=r"seven predicts 7 classes.*drawn with .*6 \(sky, "):
+        main(["--config-file", config, "--checkpoint", six, "--compare", str(seven_config), seven,
+              "--output", str(tmp_path / "g.png"), *data])
+    assert not (tmp_path / "g.png").exists()
+    with pytest.raises(SystemExit):  # argparse: a scale of 0 would draw nothing
+        main(["--config-file", config, "--checkpoint", six, "--scale", "0", "--output", str(tmp_path / "g.png")])
