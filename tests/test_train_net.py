@@ -396,3 +396,33 @@ def test_options_may_follow_overrides_and_the_help_shows_lazyconfig_examples(cap
         train_net.argument_parser().parse_args(["--help"])
     text = capsys.readouterr().out
     assert "--eval-only train.init_checkpoint=" in text and "cfg.yaml" not in text and "Yacs" not in text
+
+
+def test_a_healthy_sr_run_of_the_shipped_config_saves_every_checkpoint_it_schedules(tiny_synthetic, tmp_path):
+    # #38: a bound on weights refused every save from iteration 19-49 on (BatchNorm statistics of raw pixels)
+    out = str(tmp_path)
+    train_net.main(_args(tiny_synthetic, out, "train.checkpointer.period=10", max_iter=50, config=SR_CONFIG))
+    saved = sorted(f for f in os.listdir(out) if f.startswith("model_"))
+    assert saved == [f"model_{i:07d}.pth" for i in (9, 19, 29, 39, 49)] + ["model_final.pth"]
+
+
+def test_one_pixel_images_train_and_evaluate(tmp_path):  # #38.7: they once ended in a traceback
+    import numpy as np
+    from PIL import Image
+
+    from detectron2.data import DatasetCatalog, MetadataCatalog
+
+    from sr_d2.data.datasets import SYNTHETIC_CLASSES, register_sem_seg_folder
+
+    (tmp_path / "img").mkdir(), (tmp_path / "gt").mkdir()
+    for i in range(4):
+        Image.fromarray(np.full((1, 1, 3), 60 * i, np.uint8)).save(tmp_path / "img" / f"{i}.png")
+        Image.fromarray(np.full((1, 1), i % 6, np.uint8)).save(tmp_path / "gt" / f"{i}.png")
+    register_sem_seg_folder("test_one_pixel", str(tmp_path / "img"), str(tmp_path / "gt"), SYNTHETIC_CLASSES)
+    try:
+        results = train_net.main(_args(("test_one_pixel", "test_one_pixel"), str(tmp_path / "out"), max_iter=2,
+                                       config=SR_CONFIG))
+        assert 0.0 <= results["sem_seg"]["mIoU"] <= 100.0
+    finally:
+        DatasetCatalog.remove("test_one_pixel")
+        MetadataCatalog.remove("test_one_pixel")
