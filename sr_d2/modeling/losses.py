@@ -107,11 +107,14 @@ def sem_seg_ce_loss(
         scalar (0 if no pixel is labelled).
     """
     _check_same_shape(logits if logits.dim() == 4 else logits[0], shares, "sem_seg_ce_loss")
-    terms = -(shares * F.log_softmax(logits.float(), dim=-3))
+    logits = logits.float().flatten(0, -4)  # (S * N, C, h, w)
+    targets = shares.float().repeat(logits.shape[0] // shares.shape[0], 1, 1, 1)
     if not class_balanced:
-        return terms.sum() / shares.sum().clamp(min=1e-6)
+        return F.cross_entropy(logits, targets, reduction="sum") / shares.sum().clamp(min=1e-6)
     mass = shares.sum(dim=(0, 2, 3)) if class_mass is None else class_mass
-    return _class_mean(terms.movedim(-3, 0).flatten(1).sum(dim=1), mass)
+    # class c's terms weighed by 1 / its mass, summed: the sum over classes of _class_mean
+    total = F.cross_entropy(logits, targets, weight=1 / mass.float().clamp(min=1e-6), reduction="sum")
+    return total / (mass > 0).sum().clamp(min=1)
 
 
 def _class_mean(per_class: torch.Tensor, mass: torch.Tensor) -> torch.Tensor:
@@ -137,9 +140,9 @@ def image_cls_loss(cls_logits: torch.Tensor, image_labels: torch.Tensor) -> torc
 def _pixel_kl(student: torch.Tensor, teacher: torch.Tensor, tau: float) -> torch.Tensor:
     """(..., C, h, w) -> (..., h, w): KL(softmax(teacher / tau) || softmax(student / tau)) per
     pixel; the teacher broadcasts over the student's leading dimensions."""
-    log_p_teacher = F.log_softmax(teacher.float() / tau, dim=-3)
     log_p_student = F.log_softmax(student.float() / tau, dim=-3)
-    return (log_p_teacher.exp() * (log_p_teacher - log_p_student)).sum(dim=-3)
+    log_p_teacher = F.log_softmax(teacher.float() / tau, dim=-3).expand_as(log_p_student)
+    return F.kl_div(log_p_student, log_p_teacher, reduction="none", log_target=True).sum(dim=-3)
 
 
 def _check_same_shape(a: torch.Tensor, b: torch.Tensor, name: str) -> None:

@@ -14,7 +14,6 @@ from typing import Dict, Optional, Sequence
 import torch
 
 from sr_d2.checkpoint import load_torch_file
-from sr_d2.modeling.meta_arch.self_regulated import upgrade_state_dict
 from sr_d2.utils import check_output, written_then_renamed
 
 __all__ = ["export_plain", "strip_self_regulation"]
@@ -23,10 +22,8 @@ SR_PREFIX, HEAD_PREFIX = "sem_seg_head.self_regulation.", "sem_seg_head.base_hea
 
 
 def strip_self_regulation(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-    """The base model's state dict in an SR model's (of any sr-d2 version): SR's entries dropped,
-    the wrapped head's under "sem_seg_head." again."""
-    state_dict = dict(state_dict)
-    upgrade_state_dict(state_dict, "")
+    """The base model's state dict in an SR model's: SR's entries dropped, the wrapped head's under
+    "sem_seg_head." again."""
     return {("sem_seg_head." + k[len(HEAD_PREFIX):] if k.startswith(HEAD_PREFIX) else k): v
             for k, v in state_dict.items() if not k.startswith(SR_PREFIX)}
 

@@ -11,7 +11,7 @@ from detectron2.modeling.postprocessing import sem_seg_postprocess
 from ..self_regulated_head import SelfRegulatedHead
 from ..self_regulation import SelfRegulation, exit_feature_shapes
 
-__all__ = ["SelfRegulated", "exit_inference", "upgrade_state_dict"]
+__all__ = ["SelfRegulated", "exit_inference", "wrap_head_keys"]
 
 
 class SelfRegulated:
@@ -26,7 +26,7 @@ class SelfRegulated:
 
     State-dict keys: the head's under "sem_seg_head.base_head.", SR's under
     "sem_seg_head.self_regulation."; the base model's checkpoints (the head under
-    "sem_seg_head.") and sr-d2's before SelfRegulatedHead (SR under "self_regulation.") load too.
+    "sem_seg_head.") load too.
     """
 
     @configurable
@@ -66,22 +66,17 @@ class SelfRegulated:
             self.sem_seg_head.batched_inputs = None
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        upgrade_state_dict(state_dict, prefix)
+        wrap_head_keys(state_dict, prefix)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
-def upgrade_state_dict(state_dict: Dict[str, torch.Tensor], prefix: str) -> None:
-    """In place: the keys of the base model's checkpoint (its head at "sem_seg_head.") or of an
-    SR one from before SelfRegulatedHead (and SR at "self_regulation.") moved to where the
-    wrapped head and SR are now, "sem_seg_head.base_head." and "sem_seg_head.self_regulation.";
-    the warm-up's switch of the latter, now SRSchedule's state, dropped."""
-    old_sr, head = prefix + "self_regulation.", prefix + "sem_seg_head."
+def wrap_head_keys(state_dict: Dict[str, torch.Tensor], prefix: str) -> None:
+    """In place: the keys of the base model's checkpoint (its head at "sem_seg_head.") moved to
+    where the wrapped head is, "sem_seg_head.base_head."; SR's own keys are left as they are."""
+    head = prefix + "sem_seg_head."
     wrapped = (head + "base_head.", head + "self_regulation.")
-    state_dict.pop(old_sr + "switched_on_at", None)
     for key in list(state_dict):
-        if key.startswith(old_sr):
-            state_dict[wrapped[1] + key[len(old_sr):]] = state_dict.pop(key)
-        elif key.startswith(head) and not key.startswith(wrapped):
+        if key.startswith(head) and not key.startswith(wrapped):
             state_dict[wrapped[0] + key[len(head):]] = state_dict.pop(key)
 
 
