@@ -170,25 +170,26 @@ def output_dir_lock(output_dir: str) -> Iterator[None]:
     os.makedirs(output_dir, exist_ok=True)
     path = os.path.join(output_dir, LOCK_FILE)
     mine = {"pid": os.getpid(), "host": socket.gethostname()}
-    for _ in range(2):
+    for attempt in range(2):  # a stale lock is taken over once; a lock found again is another run's
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
         except FileExistsError:
             try:
                 with open(path) as f:
                     owner = json.load(f)
             except (OSError, ValueError):
                 owner = {}
-            if owner.get("host") == mine["host"] and not _alive(int(owner.get("pid", -1))):
+            pid = owner.get("pid")
+            if attempt == 0 and owner.get("host") == mine["host"] and isinstance(pid, int) and not _alive(pid):
                 os.remove(path)  # stale: its process is gone
                 continue
             raise FileExistsError(
                 f"train.output_dir={output_dir} is in use by process {owner.get('pid', '?')} on "
                 f"{owner.get('host', '?')} (its lock {path}): wait for it to end or train elsewhere; if no "
                 f"run is going on there, delete the lock") from None
-        with os.fdopen(fd, "w") as f:
-            json.dump(mine, f)
-        break
+    with os.fdopen(fd, "w") as f:
+        json.dump(mine, f)
     try:
         yield
     finally:
