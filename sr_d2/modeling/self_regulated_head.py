@@ -1,4 +1,4 @@
-from typing import Callable, Dict, List, Optional
+from typing import Dict, List, Optional
 
 import torch
 from torch import nn
@@ -12,7 +12,7 @@ __all__ = ["SelfRegulatedHead", "image_labels_of"]
 HEAD_INTERFACE = ("layers", "losses", "ignore_value")
 
 
-def image_labels_of(batched_inputs: Optional[List[dict]], targets: torch.Tensor, num_classes: int,
+def image_labels_of(batched_inputs: List[dict], targets: torch.Tensor, num_classes: int,
                     ignore_value: int) -> torch.Tensor:
     """
     (N, C) multi-hot image-level labels: an input's "image_labels" field (class ids) when its
@@ -20,7 +20,7 @@ def image_labels_of(batched_inputs: Optional[List[dict]], targets: torch.Tensor,
     label map ``targets[n]`` ((N, H, W)).
     """
     labels = image_labels_from_mask(targets, num_classes, ignore_value)
-    for n, x in enumerate(batched_inputs or []):
+    for n, x in enumerate(batched_inputs):
         if "image_labels" not in x:
             continue
         ids = torch.as_tensor(x["image_labels"], dtype=torch.long, device=targets.device)
@@ -62,23 +62,22 @@ class SelfRegulatedHead(nn.Module):
                              f"sem_seg_head.ignore_value={head.ignore_value}")
         self.base_head = head
         self.self_regulation = self_regulation
-        # the inputs of the batch being trained on, for their "image_labels": set by the
-        # meta-architecture (detectron2's give the head features and label maps only)
-        self.batched_inputs: Optional[List[dict]] = None
-        # (batched_inputs, the head's (N, H, W) label maps) -> the exits' label maps, when the
-        # exits' classes are not the head's (SRPanopticFPN's full-class exits); None: the same maps
-        self.exit_targets: Optional[Callable[[Optional[List[dict]], torch.Tensor], torch.Tensor]] = None
 
     @property
     def ignore_value(self) -> int:
         return self.base_head.ignore_value
 
-    def forward(self, features: Dict[str, torch.Tensor], targets: Optional[torch.Tensor] = None, *extra):
+    def forward(self, features: Dict[str, torch.Tensor], targets: Optional[torch.Tensor] = None, *extra,
+                image_labels: Optional[torch.Tensor] = None, exit_targets: Optional[torch.Tensor] = None):
         """
         Args:
             features: backbone features by name: the head's and the exits'.
             targets: (N, H, W) label maps, padded as the images.
             extra: the head's other arguments (Panoptic-DeepLab's pixel weights).
+            image_labels: (N, K) multi-hot image-level labels over the exits' K classes
+                (:func:`image_labels_of`); None: the classes in the exits' label maps.
+            exit_targets: (N, H, W) label maps over the exits' classes when these are not the
+                head's (SRPanopticFPN's full-class exits); None: ``targets``.
         Returns:
             training: (None, the head's losses and SR's); inference: the head's output.
         """
@@ -90,9 +89,9 @@ class SelfRegulatedHead(nn.Module):
         losses = self.base_head.losses(outputs, targets, *extra)
         logits = outputs[0] if isinstance(outputs, tuple) else outputs
         sr = self.self_regulation
-        if self.exit_targets is not None:
-            targets = self.exit_targets(self.batched_inputs, targets)
-        image_labels = image_labels_of(self.batched_inputs, targets, sr.num_classes, sr.ignore_value)
+        exit_targets = targets if exit_targets is None else exit_targets
+        if image_labels is None:
+            image_labels = image_labels_from_mask(exit_targets, sr.num_classes, sr.ignore_value)
         weight = getattr(self.base_head, "loss_weight", 1.0)
-        losses.update({k: v * weight for k, v in sr(features, logits, targets, image_labels).items()})
+        losses.update({k: v * weight for k, v in sr(features, logits, exit_targets, image_labels).items()})
         return None, losses

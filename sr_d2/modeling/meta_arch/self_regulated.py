@@ -7,8 +7,9 @@ from torch.nn import functional as F
 from detectron2.config import configurable
 from detectron2.layers import ShapeSpec
 from detectron2.modeling.postprocessing import sem_seg_postprocess
+from detectron2.structures import ImageList
 
-from ..self_regulated_head import SelfRegulatedHead
+from ..self_regulated_head import SelfRegulatedHead, image_labels_of
 from ..self_regulation import SelfRegulation, exit_feature_shapes
 
 __all__ = ["SelfRegulated", "exit_inference", "wrap_head_keys"]
@@ -19,10 +20,12 @@ class SelfRegulated:
     Mixin for a detectron2 meta-architecture with a semantic head (``sem_seg_head``, see
     :class:`SelfRegulatedHead`): listed before the meta-architecture, it adds the
     ``self_regulation`` argument and wraps the head in a :class:`SelfRegulatedHead`. Training
-    runs the parent's own ``forward`` (its preprocessing, padding and other losses); the
-    backbone must return the exits' features (:class:`StagesFPN` for an FPN). Inference is the
-    parent's, untouched: no exit runs. A parent built from a yacs config alone (Panoptic-DeepLab)
-    is subclassed with an ``__init__`` that builds it and then calls ``_attach``.
+    normalizes and pads the images as the parent does, runs the backbone (which must return the
+    exits' features: :class:`StagesFPN` for an FPN) and gives the head the label maps and the
+    image-level labels as arguments; a parent with other branches adds their losses in
+    ``other_losses``. Inference is the parent's, untouched: no exit runs. A parent built from a
+    yacs config alone (Panoptic-DeepLab) is subclassed with an ``__init__`` that builds it and
+    then calls ``_attach``.
 
     State-dict keys: the head's under "sem_seg_head.base_head.", SR's under
     "sem_seg_head.self_regulation."; the base model's checkpoints (the head under
@@ -59,11 +62,41 @@ class SelfRegulated:
     def forward(self, batched_inputs: List[dict]):
         if not self.training:
             return super().forward(batched_inputs)
-        self.sem_seg_head.batched_inputs = batched_inputs  # their "image_labels", if any
-        try:
-            return super().forward(batched_inputs)
-        finally:
-            self.sem_seg_head.batched_inputs = None
+        images = self.padded_images(batched_inputs)
+        features = self.backbone(images.tensor)
+        losses = self.sem_seg_losses(batched_inputs, features)
+        losses.update(self.other_losses(batched_inputs, images, features))
+        return losses
+
+    def padded_images(self, batched_inputs: List[dict]) -> ImageList:
+        """The inputs' images normalized, batched and padded as the parent does."""
+        return self.padded([(x["image"].to(self.device) - self.pixel_mean) / self.pixel_std for x in batched_inputs])
+
+    def padded(self, tensors: List[torch.Tensor], pad_value: float = 0.0) -> ImageList:
+        """(..., H_i, W_i) tensors batched and padded as the parent pads its images."""
+        constraints = getattr(self.backbone, "padding_constraints", None)  # detectron2 main only
+        if constraints:
+            return ImageList.from_tensors(tensors, self.backbone.size_divisibility, pad_value, constraints)
+        return ImageList.from_tensors(tensors, self.backbone.size_divisibility, pad_value)
+
+    def sem_seg_losses(self, batched_inputs: List[dict], features: Dict[str, torch.Tensor], *extra):
+        """The semantic head's and SR's losses; ``extra``: the head's other arguments."""
+        head = self.sem_seg_head
+        targets = self.padded([x["sem_seg"].to(self.device) for x in batched_inputs], head.ignore_value).tensor
+        exit_targets = self.exit_targets(batched_inputs, targets)
+        sr = self.self_regulation
+        image_labels = image_labels_of(batched_inputs, exit_targets, sr.num_classes, sr.ignore_value)
+        _, losses = head(features, targets, *extra, image_labels=image_labels, exit_targets=exit_targets)
+        return losses
+
+    def exit_targets(self, batched_inputs: List[dict], targets: torch.Tensor) -> torch.Tensor:
+        """(N, H, W) label maps over the exits' classes, from the head's padded ``targets``."""
+        return targets
+
+    def other_losses(self, batched_inputs: List[dict], images: ImageList,
+                     features: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """The losses of the parent's other branches (none for a semantic segmentor)."""
+        return {}
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         wrap_head_keys(state_dict, prefix)
@@ -103,26 +136,22 @@ def _check_exit_features(wanted: Dict[str, ShapeSpec], backbone) -> None:
 @torch.no_grad()
 def exit_inference(model: SelfRegulated, batched_inputs: List[dict]) -> List[Dict[str, torch.Tensor]]:
     """
-    For analysis: the model's eval-mode semantic logits and each exit's, as (C, height, width)
-    per image under "sem_seg" and the exits' feature names (exits resized and cropped as
-    detectron2 post-processes the head's output).
+    For analysis: the eval-mode semantic head's logits and each exit's, as (C, height, width) per
+    image under "sem_seg" and the exits' feature names, from one backbone pass (each resized and
+    cropped as detectron2 post-processes the head's output).
     """
     sr = model.self_regulation
-    seen = {}  # the padded images the backbone sees and its features, recorded for the exits
-    handle = model.backbone.register_forward_hook(
-        lambda module, inputs, outputs: seen.update(size=inputs[0].shape[-2:], features=outputs))
-    try:
-        outputs = model(batched_inputs)
-    finally:
-        handle.remove()
+    images = model.padded_images(batched_inputs)
+    features = model.backbone(images.tensor)
+    final, _ = model.sem_seg_head(features)
+    padded_size = images.tensor.shape[-2:]
     results = []
-    for n, (x, out) in enumerate(zip(batched_inputs, outputs)):
-        size = tuple(x["image"].shape[-2:])
+    for n, (x, size) in enumerate(zip(batched_inputs, images.image_sizes)):
         height, width = x.get("height", size[0]), x.get("width", size[1])
-        logits = {"sem_seg": out["sem_seg"]}
+        logits = {"sem_seg": sem_seg_postprocess(final[n], size, height, width)}
         for name in sr.in_features:
-            seg = sr.exits[name](seen["features"][name][n : n + 1])[0]
-            seg = F.interpolate(seg, size=tuple(seen["size"]), mode="bilinear", align_corners=False)[0]
+            seg = sr.exits[name](features[name][n : n + 1])[0]
+            seg = F.interpolate(seg, size=padded_size, mode="bilinear", align_corners=False)[0]
             logits[name] = sem_seg_postprocess(seg, size, height, width)
         results.append(logits)
     return results

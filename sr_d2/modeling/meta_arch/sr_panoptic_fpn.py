@@ -1,10 +1,9 @@
-import functools
-from typing import List
+from typing import Dict, List
 
 import torch
 
 from detectron2.modeling import META_ARCH_REGISTRY, PanopticFPN
-from detectron2.structures import BitMasks, PolygonMasks
+from detectron2.structures import BitMasks, ImageList, PolygonMasks
 
 from ..self_regulation import SelfRegulation
 from .self_regulated import SelfRegulated
@@ -18,7 +17,8 @@ class SRPanopticFPN(SelfRegulated, PanopticFPN):
     detectron2's :class:`PanopticFPN` trained with Self-Regulation on its semantic branch: the
     exits sit on the bottom-up stages, the semantic head's logits are the final output S_0 (over
     Panoptic-FPN's "separated" labels: 0 for all things, then the stuff classes), and the
-    detection and mask losses are the parent's. Inference is the parent's: no exit runs.
+    proposal, detection and mask losses are the parent's heads' (:meth:`other_losses`).
+    Inference is the parent's: no exit runs.
 
     Full-class exits: with ``self_regulation.final_classes = [0] * T + [1, ..., S - 1]`` (T thing
     classes, S separated classes) and ``num_classes = T + S - 1``, the exits learn each thing
@@ -37,8 +37,21 @@ class SRPanopticFPN(SelfRegulated, PanopticFPN):
                 f"SRPanopticFPN: self_regulation.final_classes must put the {things} thing classes "
                 f"(roi_heads.num_classes) in the semantic head's class 0 and each stuff class in its "
                 f"own: {expected}, got {self_regulation.final_classes.tolist()}")
-        self.sem_seg_head.exit_targets = functools.partial(
-            full_class_targets, num_things=things, ignore_value=self.sem_seg_head.ignore_value)
+
+    def exit_targets(self, batched_inputs: List[dict], targets: torch.Tensor) -> torch.Tensor:
+        if not self.self_regulation.regroups_classes:
+            return targets
+        return full_class_targets(batched_inputs, targets, self.roi_heads.num_classes,
+                                  self.sem_seg_head.ignore_value)
+
+    def other_losses(self, batched_inputs: List[dict], images: ImageList,
+                     features: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """The parent's proposal and detection (box, class, mask) losses."""
+        instances = [x["instances"].to(self.device) for x in batched_inputs]
+        proposals, losses = self.proposal_generator(images, features, instances)
+        _, detector_losses = self.roi_heads(images, features, proposals, instances)
+        losses.update(detector_losses)
+        return losses
 
 
 def full_class_targets(batched_inputs: List[dict], targets: torch.Tensor, num_things: int,

@@ -81,6 +81,25 @@ def test_image_labels_field_is_used_when_given():
         sr(batch)
 
 
+def test_the_head_takes_exit_targets_and_image_labels_as_arguments_and_keeps_no_state():
+    sr, _ = _models()
+    sr.train()
+    batch = _batch()
+    head = sr.sem_seg_head
+    before = {name: dict(vars(m)) for name, m in sr.named_modules()}
+    sr(batch)
+    assert {name: dict(vars(m)) for name, m in sr.named_modules()} == before  # nothing left set by the call
+    features = sr.backbone(sr.padded_images(batch).tensor)
+    targets = sr.padded([x["sem_seg"] for x in batch], head.ignore_value).tensor
+    _, given = head(features, targets)
+    only_class_0 = torch.zeros(2, 6)
+    only_class_0[:, 0] = 1  # the random maps hold every class
+    _, other = head(features, targets, exit_targets=(targets + 1) % 6, image_labels=only_class_0)
+    assert other["loss_sem_seg"].item() == pytest.approx(given["loss_sem_seg"].item())  # the head's own
+    for key in ("loss_exit_seg", "loss_exit_cls"):
+        assert other[key].item() != pytest.approx(given[key].item())
+
+
 def test_builds_from_a_yacs_config():
     cfg = get_cfg()
     add_sr_config(cfg)
