@@ -22,7 +22,7 @@ def add_sr_config(cfg: CfgNode) -> None:
     """
     cfg.MODEL.SR = CfgNode()
     cfg.MODEL.SR.IN_FEATURES = ["res2", "res3", "res4", "res5"]
-    for key, value in {**SR_PRESETS["sr-d2"], **SR_SCHEDULE}.items():
+    for key, value in {**SR_PRESETS["sr-d2"], **SR_SCHEDULE, "switch_on_accuracy": 0.0}.items():
         if isinstance(value, dict):  # weight_dict: its keys are the losses' names
             value = CfgNode(value)
         cfg.MODEL.SR[key.upper()] = list(value) if isinstance(value, tuple) else value

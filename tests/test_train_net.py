@@ -116,7 +116,7 @@ def test_bad_override_fails_before_writing_anything(tiny_synthetic, tmp_path):
 def test_sr_training_logs_every_loss_and_its_warmup_follows_the_schedule_across_resume(tiny_synthetic,
                                                                                          tmp_path):
     out = str(tmp_path)
-    warmup = "sr_schedule.warmup=0.6"  # of max_iter: 2 of 3 iterations, then 3 of 5
+    warmup = "sr_schedule.scheduler.warmup=0.6"  # of max_iter: 2 of 3 iterations, then 3 of 5
     results = train_net.main(_args(tiny_synthetic, out, warmup, max_iter=3, config=SR_CONFIG))
     evaluations = [m for m in _metrics(out) if "sem_seg/mIoU" in m]
     assert evaluations[-1]["sem_seg/mIoU"] == pytest.approx(results["sem_seg"]["mIoU"])
@@ -309,10 +309,10 @@ def test_the_sr_schedule_comes_from_the_config_and_its_absence_is_said(caplog):
     from sr_d2.engine import SRSchedule
     from sr_d2.engine.train import sr_schedule
 
-    cfg = load_lazy_config(SR_CONFIG, ["sr_schedule.warmup=0.5"])
+    cfg = load_lazy_config(SR_CONFIG, ["sr_schedule.scheduler.warmup=0.5"])
     model = instantiate(cfg.model)
     hook = sr_schedule(cfg, model)
-    assert isinstance(hook, SRSchedule) and hook.warmup == 0.5
+    assert isinstance(hook, SRSchedule) and hook.scheduler(0.49) == 0 and hook.scheduler(0.5) == 1
     del cfg.sr_schedule
     logger = logging.getLogger("sr_d2")  # detectron2's setup_logger stops it propagating
     logger.addHandler(caplog.handler)

@@ -1,1 +1,1 @@
-from .hooks import SR_SCHEDULE, SRSchedule
+from .hooks import SR_SCHEDULE, SRSchedule, sr_scale_schedule

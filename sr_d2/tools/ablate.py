@@ -81,7 +81,7 @@ VARIANTS: Dict[str, List[str]] = {
     # their gradient into it at a tenth, or none (the exits learn on detached features).
     "backbone-grad-0.1": [f"{SR}backbone_grad_scale=0.1"],
     "backbone-detached": [f"{SR}backbone_grad_scale=0"],
-    "adaptive": ["sr_schedule.warmup=0.1", "sr_schedule.switch_on_accuracy=0.85"],
+    "adaptive": ["sr_schedule.scheduler.warmup=0.1", "sr_schedule.switch_on_accuracy=0.85"],
 }
 
 REFERENCES = ("baseline", "mea-only")

@@ -1,4 +1,5 @@
-"""SRSchedule: the warm-up, ramp and adaptive switch-on that it sets on SelfRegulation each step."""
+"""SRSchedule: the scale (an fvcore ParamScheduler: warm-up, ramp) and adaptive switch-on that it
+sets on SelfRegulation each step."""
 from types import SimpleNamespace
 
 import pytest
@@ -10,7 +11,7 @@ from detectron2.layers import ShapeSpec
 from detectron2.utils.events import EventStorage
 
 from sr_d2.config import add_sr_config
-from sr_d2.engine import SRSchedule
+from sr_d2.engine import SRSchedule, sr_scale_schedule
 from sr_d2.modeling import SR_PRESETS, SelfRegulation
 
 C = 3
@@ -21,9 +22,9 @@ def _sr(shapes=None, **overrides):
     return SelfRegulation(shapes, num_classes=C, ignore_value=255, **{**SR_PRESETS["sr-d2"], "norm": "", **overrides})
 
 
-def _hooked(sr, max_iter=40, **settings):
+def _hooked(sr, max_iter=40, warmup=0.0, ramp=0.0, switch_on_accuracy=0.0):
     """The schedule on a trainer stand-in (its model, max_iter, iter, storage), before_train done."""
-    hook = SRSchedule(**{"warmup": 0.0, "ramp": 0.0, "switch_on_accuracy": 0.0, **settings})
+    hook = SRSchedule(scheduler=sr_scale_schedule(warmup, ramp), switch_on_accuracy=switch_on_accuracy)
     hook.trainer = SimpleNamespace(model=torch.nn.Sequential(sr), max_iter=max_iter, iter=0, storage=None)
     hook.before_train()
     return hook
@@ -48,19 +49,21 @@ def _inputs(seed=0):
 
 def test_warmup_then_linear_ramp_as_fractions_of_max_iter():
     sr = _sr()
-    hook = _hooked(sr, warmup=0.25, ramp=0.1)  # of 40 iterations: off before 10, full from 13
-    assert [hook.scale(i) for i in (0, 9, 10, 11, 13, 100)] == [0.0, 0.0, 0.25, 0.5, 1.0, 1.0]
+    # of 40 iterations: off before 10, then from 0 at 10 to full at 14 (at iteration / max_iter,
+    # as detectron2's LRMultiplier reads its schedule)
+    hook = _hooked(sr, warmup=0.25, ramp=0.1)
+    assert [hook.scale(i) for i in (0, 9, 10, 11, 12, 14, 100)] == [0.0, 0.0, 0.0, 0.25, 0.5, 1.0, 1.0]
     before, logged = _step(hook, sr, 9, _inputs())
     assert sr.scale == 0.0 and logged["sr_scale"] == 0.0 and 0 <= logged["sr_teacher_accuracy"] <= 1
     assert before["loss_sr_f"].item() == 0 and before["loss_sr_l"].item() == 0
-    half, logged = _step(hook, sr, 11, _inputs())
+    half, logged = _step(hook, sr, 12, _inputs())
     assert logged["sr_scale"] == 0.5
-    full, _ = _step(hook, sr, 13, _inputs())
+    full, _ = _step(hook, sr, 14, _inputs())
     assert full["loss_sr_f"].item() == pytest.approx(2 * half["loss_sr_f"].item(), rel=1e-5)
     assert full["loss_sr_l"].item() == pytest.approx(2 * half["loss_sr_l"].item(), rel=1e-5)
     assert before["loss_exit_seg"].item() == pytest.approx(full["loss_exit_seg"].item())
     hook.trainer.max_iter = 80  # the schedule follows the trainer's length
-    assert hook.scale(19) == 0.0 and hook.scale(21) == 0.25  # warm-up 20, ramp 8
+    assert hook.scale(20) == 0.0 and hook.scale(22) == 0.25  # warm-up 20, ramp 8
 
 
 def test_without_the_hook_sr_weighs_in_fully():
@@ -96,6 +99,12 @@ def test_adaptive_switch_on_when_the_teachers_running_accuracy_passes_the_thresh
     assert resumed.scale(30) == 1.0 and resumed.scale(13) == 0.0
 
 
+def test_a_late_switch_delays_the_whole_schedule_ramp_included():
+    hook = _hooked(_sr(), warmup=0.25, ramp=0.1, switch_on_accuracy=0.5)  # first non-zero scale at 11
+    hook.switched_on_at = 20  # the teachers were accurate 9 iterations late
+    assert [hook.scale(i) for i in (11, 19, 20, 21, 23, 39)] == [0.0, 0.0, 0.25, 0.5, 1.0, 1.0]
+
+
 def test_no_switch_before_the_warmup_ends():
     sr = _sr()
     sr.teacher_accuracy.fill_(0.99)
@@ -114,12 +123,19 @@ def test_no_switch_before_the_warmup_ends():
     (dict(warmup=0.5, ramp=0.6), r"warmup=0.5 \+ ramp=0.6 is more than the schedule"),
 ])
 def test_bad_settings_fail_naming_the_setting(settings, message):
+    settings = {"warmup": 0.25, "ramp": 0.0, "switch_on_accuracy": 0.0, **settings}
     with pytest.raises(ValueError, match=message):
-        SRSchedule(**{"warmup": 0.25, "ramp": 0.0, "switch_on_accuracy": 0.0, **settings})
+        SRSchedule(scheduler=sr_scale_schedule(settings["warmup"], settings["ramp"]),
+                   switch_on_accuracy=settings["switch_on_accuracy"])
+
+
+def test_a_scheduler_that_is_not_a_param_scheduler_is_refused():
+    with pytest.raises(TypeError, match="scheduler must be an fvcore ParamScheduler.*got float"):
+        SRSchedule(scheduler=0.25)
 
 
 def test_a_model_without_self_regulation_is_refused():
-    hook = SRSchedule(warmup=0.25, ramp=0.0, switch_on_accuracy=0.0)
+    hook = SRSchedule(scheduler=sr_scale_schedule(0.25, 0.0))
     hook.trainer = SimpleNamespace(model=torch.nn.Linear(2, 2), max_iter=10)
     with pytest.raises(ValueError, match="Linear has no SelfRegulation"):
         hook.before_train()
@@ -130,4 +146,5 @@ def test_builds_from_a_yacs_config():
     add_sr_config(cfg)
     cfg.MODEL.SR.RAMP = 0.1
     hook = SRSchedule(cfg)
-    assert (hook.warmup, hook.ramp, hook.switch_on_accuracy) == (0.25, 0.1, 0.0)
+    assert [hook.scheduler(w) for w in (0.2, 0.25, 0.3, 0.35, 0.9)] == pytest.approx([0, 0, 0.5, 1, 1])
+    assert hook.switch_on_accuracy == 0.0

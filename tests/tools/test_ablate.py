@@ -24,7 +24,7 @@ def _commands(run_dir):
 def test_runs_every_variant_and_seed_once_and_resumes(tmp_path):
     out = str(tmp_path)
     variants = ["baseline", "no-warmup"]
-    defined = {"no-warmup": ["sr_schedule.warmup=0"]}
+    defined = {"no-warmup": ["sr_schedule.scheduler.warmup=0"]}
     study = os.path.join(out, "study", "results.json")  # e.g. kept in the repository
     results = ablate(SR_CONFIG, variants, [0, 1], out, jobs=2, overrides=TINY, defined=defined,
                      results_path=study)

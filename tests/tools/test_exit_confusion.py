@@ -36,7 +36,7 @@ def test_final_output_matches_the_evaluator_and_every_exit_counts_every_labelled
     tiny_synthetic, tmp_path
 ):
     _, val = tiny_synthetic
-    overrides = [f"dataloader.test.dataset.names={val}", "sr_schedule.warmup=0"]
+    overrides = [f"dataloader.test.dataset.names={val}", "sr_schedule.scheduler.warmup=0"]
     config = os.path.join(CONFIGS, "sr_sem_seg_fpn_R18.py")
     cfg = load_lazy_config(config, overrides)
     torch.manual_seed(0)

@@ -27,11 +27,11 @@ def test_grid_of_two_models_has_a_panel_per_output(tiny_synthetic, tmp_path):
     sr_config = os.path.join(CONFIGS, "sr_sem_seg_fpn_R18.py")
     base_config = os.path.join(CONFIGS, "sem_seg_fpn_R18.py")
     (tmp_path / "sr").mkdir(), (tmp_path / "base").mkdir()
-    sr = _checkpoint(sr_config, tmp_path / "sr", data + ["sr_schedule.warmup=0"])
+    sr = _checkpoint(sr_config, tmp_path / "sr", data + ["sr_schedule.scheduler.warmup=0"])
     base = _checkpoint(base_config, tmp_path / "base", data)
     out = tmp_path / "grid" / "grid.png"
     main(["--config-file", sr_config, "--checkpoint", sr, "--compare", base_config, base,
-          "--indices", "0", "3", "--output", str(out), *data, "sr_schedule.warmup=0"])
+          "--indices", "0", "3", "--output", str(out), *data, "sr_schedule.scheduler.warmup=0"])
     grid = np.asarray(Image.open(out))
     # columns: input, truth, SR prediction, errors, 4 exits, baseline prediction, errors; 64x64
     # panels under a 22-px title strip

@@ -2,7 +2,7 @@
 from detectron2.config import LazyCall as L
 from detectron2.layers import ShapeSpec
 
-from sr_d2.engine import SR_SCHEDULE, SRSchedule
+from sr_d2.engine import SR_SCHEDULE, SRSchedule, sr_scale_schedule
 from sr_d2.modeling import SR_PRESETS, SelfRegulation
 
 self_regulation = L(SelfRegulation)(
@@ -16,5 +16,6 @@ self_regulation = L(SelfRegulation)(
     **SR_PRESETS["sr-d2"],
     final_classes=None,  # the exits' classes are the head's (SRPanopticFPN: see full-class exits)
 )
-# Trainer hook: SR-F and SR-L off for the first quarter of train.max_iter, while the teachers learn.
-sr_schedule = L(SRSchedule)(**SR_SCHEDULE)
+# Trainer hook: SR-F's and SR-L's scale as an fvcore ParamScheduler of iteration / max_iter:
+# 0 for the first quarter of training, while the teachers learn, then 1.
+sr_schedule = L(SRSchedule)(scheduler=L(sr_scale_schedule)(**SR_SCHEDULE), switch_on_accuracy=0.0)

@@ -1,6 +1,7 @@
 """SR on Panoptic-DeepLab's semantic branch: losses, eval output equal to the plain model's, yacs build."""
 import os
 
+import pytest
 import torch
 
 from detectron2.checkpoint import DetectionCheckpointer
@@ -85,4 +86,4 @@ def test_yacs_users_build_it_by_name():
     model = build_model(cfg)
     assert isinstance(model, SRPanopticDeepLab)
     assert list(model.self_regulation.in_features) == ["res2", "res3", "res4", "res5"]
-    assert SRSchedule(cfg).ramp == 0.5
+    assert SRSchedule(cfg).scheduler(0.5) == pytest.approx(0.5)  # warm-up 0.25, then half the ramp

@@ -38,7 +38,7 @@ def test_training_runs_and_logs_the_parent_and_sr_losses(tiny_panoptic, tmp_path
     args = train_net.argument_parser().parse_args([
         "--config-file", SR_CONFIG, *_data(tiny_panoptic), "dataloader.train.total_batch_size=2",
         "train.max_iter=3", "train.eval_period=0", "train.log_period=1", "train.device=cpu",
-        "sr_schedule.warmup=0.34", f"train.output_dir={tmp_path}",
+        "sr_schedule.scheduler.warmup=0.3", f"train.output_dir={tmp_path}",
     ])
     results = train_net.main(args)
     with open(tmp_path / "metrics.json") as f:
