@@ -70,7 +70,8 @@ class SRSchedule(HookBase):
     @classmethod
     def from_config(cls, cfg):
         sr = cfg.MODEL.SR
-        return {"scheduler": sr_scale_schedule(sr.WARMUP, sr.RAMP), "switch_on_accuracy": sr.SWITCH_ON_ACCURACY}
+        return {"scheduler": sr_scale_schedule(sr.WARMUP, sr.RAMP),
+                "switch_on_accuracy": sr.SWITCH_ON_ACCURACY}
 
     def before_train(self):
         model = getattr(self.trainer.model, "module", self.trainer.model)  # unwrapped from DDP

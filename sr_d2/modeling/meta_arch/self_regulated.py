@@ -70,7 +70,8 @@ class SelfRegulated:
 
     def padded_images(self, batched_inputs: List[dict]) -> ImageList:
         """The inputs' images normalized, batched and padded as the parent does."""
-        return self.padded([(x["image"].to(self.device) - self.pixel_mean) / self.pixel_std for x in batched_inputs])
+        images = [(x["image"].to(self.device) - self.pixel_mean) / self.pixel_std for x in batched_inputs]
+        return self.padded(images)
 
     def padded(self, tensors: List[torch.Tensor], pad_value: float = 0.0) -> ImageList:
         """(..., H_i, W_i) tensors batched and padded as the parent pads its images."""
@@ -81,8 +82,12 @@ class SelfRegulated:
 
     def sem_seg_losses(self, batched_inputs: List[dict], features: Dict[str, torch.Tensor], *extra):
         """The semantic head's and SR's losses; ``extra``: the head's other arguments."""
+        missing = [x.get("file_name", n) for n, x in enumerate(batched_inputs) if "sem_seg" not in x]
+        if missing:
+            raise ValueError(f"SR training needs label maps: the inputs {missing} have no 'sem_seg'")
         head = self.sem_seg_head
-        targets = self.padded([x["sem_seg"].to(self.device) for x in batched_inputs], head.ignore_value).tensor
+        targets = [x["sem_seg"].to(self.device) for x in batched_inputs]
+        targets = self.padded(targets, head.ignore_value).tensor
         exit_targets = self.exit_targets(batched_inputs, targets)
         sr = self.self_regulation
         image_labels = image_labels_of(batched_inputs, exit_targets, sr.num_classes, sr.ignore_value)

@@ -100,6 +100,15 @@ def test_the_head_takes_exit_targets_and_image_labels_as_arguments_and_keeps_no_
         assert other[key].item() != pytest.approx(given[key].item())
 
 
+def test_training_inputs_without_label_maps_are_named():
+    sr, _ = _models()
+    batch = _batch()
+    del batch[1]["sem_seg"]
+    batch[1]["file_name"] = "b.png"
+    with pytest.raises(ValueError, match=r"the inputs \['b.png'\] have no 'sem_seg'"):
+        sr.train()(batch)
+
+
 def test_builds_from_a_yacs_config():
     cfg = get_cfg()
     add_sr_config(cfg)
