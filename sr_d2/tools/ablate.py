@@ -76,6 +76,11 @@ VARIANTS: Dict[str, List[str]] = {
                   "model.backbone.in_features=[res2,res3,res4,res5]",
                   f"+{SR}input_shape.stem={{_target_:detectron2.layers.ShapeSpec,channels:64,stride:4}}",
                   f"{SR}sr_f_teacher=stem"],
+    # The control of sr-f-stem's teacher: its exits and students learn the labels, class-balanced.
+    "stem-balanced-ce": ["model.backbone.bottom_up.out_features=[stem,res2,res3,res4,res5]",
+                         "model.backbone.in_features=[res2,res3,res4,res5]",
+                         f"+{SR}input_shape.stem={{_target_:detectron2.layers.ShapeSpec,channels:64,stride:4}}",
+                         f"{SR}sr_f_teacher=stem", f"{SR}sr_f_target=labels"],
     "sr-l-off": [f"{SR}weight_dict.loss_sr_l=0"],
     # The exits' pull on a backbone that other heads share (Panoptic-FPN's RPN and ROI heads):
     # their gradient into it at a tenth, or none (the exits learn on detached features).
