@@ -8,7 +8,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from detectron2.config import CfgNode, LazyConfig
 
 from .engine.hooks import SR_SCHEDULE
-from .modeling.self_regulation import SR_PRESETS
+from .modeling.self_regulation import SR_PRESETS, yacs_settings
 
 __all__ = ["add_sr_config", "load_lazy_config"]
 
@@ -17,15 +17,17 @@ def add_sr_config(cfg: CfgNode) -> None:
     """
     Add ``MODEL.SR`` (read by the SR meta-architectures, SelfRegulation and SRSchedule) to a
     yacs config, with sr-d2's defaults: ``IN_FEATURES`` names the backbone features that get an
-    exit, and each other key is an argument of :class:`SelfRegulation` or :class:`SRSchedule`
-    in upper case.
+    exit, and each other key is a setting of :class:`SelfRegulation` or :class:`SRSchedule` in
+    upper case, a group's prefixed (``sr_f.mode`` is ``SR_F_MODE``, ``exit_head.norm`` is ``NORM``).
     """
     cfg.MODEL.SR = CfgNode()
     cfg.MODEL.SR.IN_FEATURES = ["res2", "res3", "res4", "res5"]
-    for key, value in {**SR_PRESETS["sr-d2"], **SR_SCHEDULE, "switch_on_accuracy": 0.0}.items():
+    settings = {**yacs_settings(SR_PRESETS["sr-d2"]), **{k.upper(): v for k, v in SR_SCHEDULE.items()},
+                "SWITCH_ON_ACCURACY": 0.0}
+    for key, value in settings.items():
         if isinstance(value, dict):  # weight_dict: its keys are the losses' names
             value = CfgNode(value)
-        cfg.MODEL.SR[key.upper()] = list(value) if isinstance(value, tuple) else value
+        cfg.MODEL.SR[key] = list(value) if isinstance(value, tuple) else value
 
 
 def _has_key(cfg: DictConfig, key: str) -> bool:

@@ -9,5 +9,5 @@ model._target_ = SRSemanticSegmentor
 model.backbone._target_ = StagesFPN  # the FPN, also returning the ResNet stages the exits read
 model.self_regulation = _self_regulation
 model.self_regulation.input_shape = resnet50_shapes()
-model.self_regulation.norm = "${train.norm}"
+model.self_regulation.exit_head.norm = "${train.norm}"
 train.output_dir = "output/cityscapes/sr_sem_seg_fpn_R50"

@@ -1,4 +1,5 @@
 from .backbone import StagesFPN, build_resnet_stages_fpn_backbone
+from .criterion import SR_F_TARGETS, SRFeatureLoss, SRLogitLoss, random_mask_shares
 from .exit_head import ExitHead
 from .losses import (
     SR_F_GATES,
@@ -14,4 +15,4 @@ from .losses import (
 )
 from .meta_arch import SelfRegulated, SRPanopticFPN, SRSemanticSegmentor, exit_inference
 from .self_regulated_head import SelfRegulatedHead, image_labels_of
-from .self_regulation import SR_PRESETS, SelfRegulation, exit_feature_shapes, random_mask_shares
+from .self_regulation import SR_PRESETS, SelfRegulation, exit_feature_shapes, yacs_settings

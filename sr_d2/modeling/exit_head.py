@@ -7,7 +7,7 @@ from torch.nn import functional as F
 
 from detectron2.layers import Conv2d, get_norm
 
-__all__ = ["ExitHead", "ImageClassifier"]
+__all__ = ["ExitHead", "ImageClassifier", "grad_scaled"]
 
 
 class ImageClassifier(nn.Linear):
@@ -38,14 +38,22 @@ class ExitHead(nn.Module):
         conv_dims: int,
         conv_kernels: Sequence[int],
         norm: str = "BN",
+        backbone_grad_scale: float = 1.0,
     ):
         """
         Args:
             conv_dims: channels of each conv.
             conv_kernels: kernel size of each conv (each followed by ``norm`` and ReLU).
             norm: a ``detectron2.layers.get_norm`` name ("BN", "SyncBN", "GN", "" for none).
+            backbone_grad_scale: the gradient the exit sends into its input feature is multiplied
+                by this: 1 trains the backbone with the exit's losses (the paper), 0 detaches the
+                input (the exit learns, the backbone is left to the model's heads).
         """
         super().__init__()
+        if isinstance(backbone_grad_scale, bool) or not isinstance(backbone_grad_scale, (int, float)) \
+                or backbone_grad_scale < 0:
+            raise ValueError(f"ExitHead: backbone_grad_scale must be a number >= 0, got {backbone_grad_scale!r}")
+        self.backbone_grad_scale = float(backbone_grad_scale)
         convs = []
         channels = in_channels
         for k in conv_kernels:
@@ -73,5 +81,25 @@ class ExitHead(nn.Module):
         Returns:
             (N, C, h, w) segmentation logits and (N, C) image-level logits.
         """
-        seg_logits = self.predictor(self.convs(x))
+        seg_logits = self.predictor(self.convs(grad_scaled(x, self.backbone_grad_scale)))
         return seg_logits, self.image_classifier(seg_logits)
+
+
+class _GradScale(torch.autograd.Function):
+    """The identity forward; backward, the gradient times ``scale``."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, scale: float) -> torch.Tensor:
+        ctx.scale = scale
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return grad * ctx.scale, None
+
+
+def grad_scaled(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """``x``, its gradient multiplied by ``scale`` on the way back (detached at 0)."""
+    if scale == 1:
+        return x
+    return x.detach() if scale == 0 else _GradScale.apply(x, scale)

@@ -12,7 +12,8 @@ composed in one module that any segmentation meta-architecture calls in training
   SR-L: S_0 (final) teaches S_1..S_K                 (context given to the shallow layers)
 """
 import math
-from typing import Dict, Mapping, Optional, Sequence
+from dataclasses import fields
+from typing import Any, Dict, Mapping, Optional, Sequence
 
 import torch
 from torch import nn
@@ -25,21 +26,19 @@ from detectron2.layers import Conv2d, ShapeSpec
 from detectron2.modeling import Backbone
 from detectron2.utils import comm
 
-from .exit_head import ExitHead, ImageClassifier
+from .criterion import SRFeatureLoss, SRLogitLoss
+from .exit_head import ExitHead, ImageClassifier, grad_scaled
 from .losses import (
-    SR_F_GATES,
     class_argmax,
     image_cls_loss,
     image_labels_from_mask,
     label_shares,
     sem_seg_ce_loss,
     sr_f_affinity_loss,
-    sr_f_loss,
-    sr_l_loss,
     void_to_teacher,
 )
 
-__all__ = ["LOSSES", "SR_PRESETS", "SelfRegulation", "exit_feature_shapes", "random_mask_shares"]
+__all__ = ["LOSSES", "SR_PRESETS", "SelfRegulation", "exit_feature_shapes", "yacs_settings"]
 
 # The losses SelfRegulation returns, each with its weight in ``weight_dict``.
 LOSSES = ("loss_exit_seg", "loss_exit_cls", "loss_sr_f", "loss_sr_l")
@@ -51,30 +50,40 @@ LOSSES = ("loss_exit_seg", "loss_exit_cls", "loss_sr_f", "loss_sr_l")
 # divided by 0.8: the same ratios.
 _OFFICIAL_LOSSES = dict(
     weight_dict={"loss_exit_seg": 1.0, "loss_exit_cls": 0.25, "loss_sr_f": 1.25, "loss_sr_l": 1.25},
-    sr_f_mode="hard",
-    sr_f_tau=1.0,
-    sr_f_gate="none",
-    sr_f_teacher=None,
-    sr_f_target="teacher",
-    sr_f_class_balanced=False,
-    sr_l_mode="image",
-    sr_l_tau=1.0,
+    sr_f=dict(teacher=None, target="teacher", mode="hard", tau=1.0, gate="none", class_balanced=False),
+    sr_l=dict(mode="image", tau=1.0),
 )
 SR_PRESETS = {
     # sr-d2's defaults: the official losses on cheaper exits, losses at stride 4 over the labels'
     # class shares, SR-F only where its teacher is right, each class weighing the same in it
     # (docs/studies.md, "CamVid seed study" and "Choosing the defaults").
     "sr-d2": dict(
-        conv_dims=64, conv_kernels=(1, 3), norm="BN", backbone_grad_scale=1.0, loss_stride=4,
-        label_sampling="area",
-        **{**_OFFICIAL_LOSSES, "sr_f_gate": "teacher_right", "sr_f_class_balanced": True},
+        exit_head=dict(conv_dims=64, conv_kernels=(1, 3), norm="BN", backbone_grad_scale=1.0),
+        loss_stride=4, label_sampling="area",
+        **{**_OFFICIAL_LOSSES,
+           "sr_f": {**_OFFICIAL_LOSSES["sr_f"], "gate": "teacher_right", "class_balanced": True}},
     ),
     # The official code (DeepLab-v2 demo): its exits, full-resolution losses.
     "official": dict(
-        conv_dims=256, conv_kernels=(3, 3), norm="BN", backbone_grad_scale=1.0, loss_stride=1,
-        label_sampling="area", **_OFFICIAL_LOSSES,
+        exit_head=dict(conv_dims=256, conv_kernels=(3, 3), norm="BN", backbone_grad_scale=1.0),
+        loss_stride=1, label_sampling="area", **_OFFICIAL_LOSSES,
     ),
 }
+
+# The yacs keys (MODEL.SR) of the grouped settings: each key of a group in upper case, prefixed.
+_YACS_PREFIXES = {"exit_head": "", "sr_f": "SR_F_", "sr_l": "SR_L_"}
+
+
+def yacs_settings(settings: Mapping[str, Any]) -> Dict[str, Any]:
+    """SelfRegulation's ``settings`` (e.g. a preset) as MODEL.SR's flat keys (``sr_f.mode`` is
+    ``SR_F_MODE``, ``exit_head.norm`` is ``NORM``)."""
+    flat = {}
+    for key, value in settings.items():
+        if key in _YACS_PREFIXES:
+            flat.update({(_YACS_PREFIXES[key] + k).upper(): v for k, v in value.items()})
+        else:
+            flat[key.upper()] = value
+    return flat
 
 
 def exit_feature_shapes(backbone: Backbone, names: Sequence[str]) -> Dict[str, ShapeSpec]:
@@ -104,21 +113,12 @@ class SelfRegulation(nn.Module):
         *,
         num_classes: int,
         ignore_value: int,
-        conv_dims: int,
-        conv_kernels: Sequence[int],
-        norm: str,
+        exit_head: Dict[str, Any],
         loss_stride: int,
         label_sampling: str,
         weight_dict: Dict[str, float],
-        sr_f_mode: str,
-        sr_f_tau: float,
-        sr_f_gate: str,
-        sr_f_teacher: Optional[str],
-        sr_f_target: str,
-        sr_f_class_balanced: bool,
-        sr_l_mode: str,
-        sr_l_tau: float,
-        backbone_grad_scale: float = 1.0,
+        sr_f: Dict[str, Any],
+        sr_l: Dict[str, Any],
         final_classes: Optional[Sequence[int]] = None,
     ):
         """
@@ -126,69 +126,51 @@ class SelfRegulation(nn.Module):
             input_shape: the features that get an exit; ordered by stride (at equal stride, SR-F's
                 teachers first), the first (shallowest) exit is SR-F's teacher by default.
             num_classes, ignore_value: as the model's head (num_classes: the exits', see final_classes).
-            conv_dims, conv_kernels, norm: shape of each exit, see :class:`ExitHead`.
+            exit_head: each exit's ``conv_dims``, ``conv_kernels``, ``norm`` and
+                ``backbone_grad_scale``, see :class:`ExitHead`.
             loss_stride, label_sampling: all losses are computed at 1/loss_stride of the input
                 size: logits are resized to it (bilinear), label maps become class shares
                 (:func:`label_shares`, "area" or "nearest"). Stride 1 is the official code.
             weight_dict: the weight of each loss this module returns: "loss_exit_seg" (the exits'
                 CE), "loss_exit_cls" (image-level BCE of the exits and of the final output),
                 "loss_sr_f" and "loss_sr_l"; each summed over its terms first.
-            sr_f_mode, sr_f_tau, sr_f_gate, sr_f_class_balanced: SR-F, see :func:`sr_f_loss`;
-                mode "affinity" is SR-F on features (:func:`sr_f_affinity_loss`, label-free: gate
-                "none", not class-balanced): the teacher exit's input feature regulates each
-                student's, the deeper exits' input features and the final logits, each through a
-                1x1 projection to ``conv_dims`` channels (training only).
-            sr_f_teacher: the exit (feature name) that teaches SR-F the deeper exits and the
-                final output; None: the shallowest (the paper). Several joined by "+" (e.g.
-                "res2+res3") teach as an ensemble, the mean of their class probabilities, the
-                exits after the deepest of them.
-            sr_f_target: what SR-F's students learn: "teacher" (SR-F); or a control that takes
-                the teacher out, at the same students, weight and schedule: "labels", the label
-                shares (:func:`sem_seg_ce_loss`, balanced as ``sr_f_class_balanced`` says; mode,
-                tau and gate do not apply); "random_mask", the label shares on a random mask
-                whose mass per class is that of the teacher's "teacher_right" mask in the batch
-                (:func:`random_mask_shares`): which pixels the teacher picks, not how many.
-            sr_l_mode, sr_l_tau: SR-L, see :func:`sr_l_loss`.
-            backbone_grad_scale: the gradient the exits send into the backbone features is
-                multiplied by this: 1 trains the backbone with every exit loss (the paper), 0
-                detaches the exits' inputs (the exits learn, the backbone is left to the model's
-                heads, as a model whose other heads share it may need), between scales it.
+            sr_f: SR-F's ``teacher``, ``target``, ``mode``, ``tau``, ``gate`` and
+                ``class_balanced``, see :class:`SRFeatureLoss`. Its students are the exits after
+                the (deepest) teacher exit and the final output. Mode "affinity" is SR-F on
+                features (:func:`sr_f_affinity_loss`): the teacher exit's input feature regulates
+                each student's, the deeper exits' input features and the final logits, each
+                through a 1x1 projection to ``conv_dims`` channels (training only).
+            sr_l: SR-L's ``mode`` and ``tau``, see :class:`SRLogitLoss`.
             final_classes: when the final output's classes group the exits' (Panoptic-FPN: its
                 head has one "things" class, the exits each thing class), the final class of each
                 of the exits' ``num_classes`` classes; None: the same classes. The exits learn
                 their classes; where the final output takes part, the labels, and SR-F's teacher
                 (its probabilities summed), are grouped into its classes, and SR-L teaches only the
-                exit classes that are a final class by themselves (sr_l_mode "image").
+                exit classes that are a final class by themselves (sr_l mode "image").
         """
         super().__init__()
-        _check_settings(
-            input_shape, num_classes=num_classes, loss_stride=loss_stride, label_sampling=label_sampling,
-            sr_f_mode=sr_f_mode, sr_f_gate=sr_f_gate, sr_f_target=sr_f_target,
-            sr_f_class_balanced=sr_f_class_balanced,
-            sr_l_mode=sr_l_mode,
-            weight_dict=weight_dict, temperatures=dict(sr_f_tau=sr_f_tau, sr_l_tau=sr_l_tau),
-            backbone_grad_scale=backbone_grad_scale, final_classes=final_classes,
-        )
-        teachers = set() if sr_f_teacher is None else set(sr_f_teacher.split("+"))
+        _check_settings(input_shape, num_classes=num_classes, exit_head=exit_head, loss_stride=loss_stride,
+                        label_sampling=label_sampling, weight_dict=weight_dict, final_classes=final_classes)
+        self.sr_f = _criterion(SRFeatureLoss, "sr_f", sr_f)
+        self.sr_l = _criterion(SRLogitLoss, "sr_l", sr_l)
+        if final_classes is not None and self.sr_l.mode != "image":
+            raise ValueError("SelfRegulation: final_classes needs sr_l.mode='image' (pixel SR-L compares "
+                             "the final output's and the exits' distributions over the same classes)")
+        teachers = self.sr_f.teachers or set()
         # at equal stride (detectron2's stem and res2) the named teachers are the shallower
         ordered = sorted(input_shape.items(), key=lambda kv: (kv[1].stride, kv[0] not in teachers))
         self.in_features = [name for name, _ in ordered]
         self.input_shape = dict(ordered)
         teachers = teachers or {self.in_features[0]}
         if not teachers <= set(self.in_features[:-1]):
-            raise ValueError(f"SelfRegulation: sr_f_teacher={sr_f_teacher!r} must be an exit with a deeper "
+            raise ValueError(f"SelfRegulation: sr_f.teacher={self.sr_f.teacher!r} must be an exit with a deeper "
                              f"one after it, one of {self.in_features[:-1]}, or several joined by '+'")
-        if sr_f_mode == "affinity" and len(teachers) > 1:
-            raise ValueError(f"SelfRegulation: sr_f_mode='affinity' takes one teacher exit, got {sr_f_teacher!r}")
+        if self.sr_f.mode == "affinity" and len(teachers) > 1:
+            raise ValueError(f"SelfRegulation: sr_f.mode='affinity' takes one teacher exit, got {self.sr_f.teacher!r}")
         # indices of the teacher exits; the students are the exits after the deepest, and the output
         self.sr_f_teachers = sorted(self.in_features.index(t) for t in teachers)
         self.exits = nn.ModuleDict(
-            {
-                name: ExitHead(shape.channels, num_classes, conv_dims=conv_dims,
-                               conv_kernels=conv_kernels, norm=norm)
-                for name, shape in ordered
-            }
-        )
+            {name: ExitHead(shape.channels, num_classes, **exit_head) for name, shape in ordered})
         self.regroups_classes = final_classes is not None
         groups = torch.arange(num_classes) if final_classes is None else torch.as_tensor(final_classes)
         self.num_final_classes = int(groups.max()) + 1
@@ -198,20 +180,16 @@ class SelfRegulation(nn.Module):
                              torch.nonzero(torch.bincount(groups)[groups] == 1)[:, 0], persistent=False)
         # Image-level classifier of the final output S_0, as each exit has one.
         self.final_image_classifier = ImageClassifier(self.num_final_classes)
-        if sr_f_mode == "affinity":  # each student's projection: the deeper exits' features, S_0
+        if self.sr_f.mode == "affinity":  # each student's projection: the deeper exits' features, S_0
             students = self.in_features[self.sr_f_teachers[-1] + 1 :]
             self.sr_f_projections = nn.ModuleDict(
-                {name: _projection(self.input_shape[name].channels, conv_dims) for name in students})
-            self.final_projection = _projection(self.num_final_classes, conv_dims)
+                {name: _projection(self.input_shape[name].channels, exit_head["conv_dims"]) for name in students})
+            self.final_projection = _projection(self.num_final_classes, exit_head["conv_dims"])
         self.num_classes = num_classes
         self.ignore_value = ignore_value
         self.loss_stride, self.label_sampling = loss_stride, label_sampling
         self.weight_dict = {key: float(weight_dict[key]) for key in LOSSES}
-        self.sr_f_mode = sr_f_mode
-        self.sr_f_tau, self.sr_f_gate, self.sr_f_target = sr_f_tau, sr_f_gate, sr_f_target
-        self.sr_f_class_balanced = sr_f_class_balanced
-        self.sr_l_mode, self.sr_l_tau = sr_l_mode, sr_l_tau
-        self.backbone_grad_scale = float(backbone_grad_scale)
+        self.backbone_grad_scale = float(exit_head["backbone_grad_scale"])
         self.scale = 1.0  # on SR-F and SR-L; set by SRSchedule
         # the teacher's running pixel accuracy (labelled pixels, exponential average)
         self.register_buffer("teacher_accuracy", torch.tensor(0.0))
@@ -219,12 +197,17 @@ class SelfRegulation(nn.Module):
     @classmethod
     def from_config(cls, cfg, input_shape: Dict[str, ShapeSpec]):
         sr = cfg.MODEL.SR
+        settings = {}
+        for key, default in SR_PRESETS["sr-d2"].items():
+            if key in _YACS_PREFIXES:
+                settings[key] = {k: sr[(_YACS_PREFIXES[key] + k).upper()] for k in default}
+            else:
+                settings[key] = dict(sr[key.upper()]) if key == "weight_dict" else sr[key.upper()]
         return {
             "input_shape": input_shape,
             "num_classes": cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES,
             "ignore_value": cfg.MODEL.SEM_SEG_HEAD.IGNORE_VALUE,
-            **{key: dict(sr[key.upper()]) if key == "weight_dict" else sr[key.upper()]
-               for key in SR_PRESETS["sr-d2"]},
+            **settings,
         }
 
     @torch.no_grad()
@@ -259,8 +242,7 @@ class SelfRegulation(nn.Module):
         shares = label_shares(targets, self.num_classes, self.ignore_value, self.loss_stride,
                               self.label_sampling)
         size = tuple(shares.shape[-2:])
-        exits = [self.exits[name](_grad_scaled(features[name], self.backbone_grad_scale))
-                 for name in self.in_features]
+        exits = [self.exits[name](features[name]) for name in self.in_features]
         # the exits' logits, shallowest first, in one tensor each so that every loss runs once over
         # all of them: (K, N, C, h, w) and (K, N, C); the final output's apart: its classes may differ
         seg = torch.stack([_resized(s, size) for s, _ in exits]).float()
@@ -280,28 +262,26 @@ class SelfRegulation(nn.Module):
             self._track_teacher(teacher, shares)
         zero = final_seg.new_zeros(())
         losses.update(loss_sr_f=zero, loss_sr_l=zero)
-        if self.scale > 0 and self.weight_dict["loss_sr_f"] > 0 and self.sr_f_mode == "affinity":
+        if self.scale > 0 and self.weight_dict["loss_sr_f"] > 0 and self.sr_f.mode == "affinity":
             loss = self._sr_f_affinity(features, final_logits)
             losses["loss_sr_f"] = (self.scale * self.weight_dict["loss_sr_f"]) * loss
         elif self.scale > 0 and self.weight_dict["loss_sr_f"] > 0:
-            if self.sr_f_gate == "teacher_right_or_void":  # void cells go to the teacher's class
+            if self.sr_f.gate == "teacher_right_or_void":  # void cells go to the teacher's class
                 shares = void_to_teacher(shares, class_argmax(teacher, dim=1))
                 final_shares = self._summed_into_final(shares, dim=1)
             # students: the exits after the teacher, and the final output in its own classes
-            mass = _class_mass(shares) if self.sr_f_class_balanced else None
+            mass = _class_mass(shares) if self.sr_f.class_balanced else None
             final_mass = None if mass is None else self._summed_into_final(mass, dim=0)
-            loss = self._sr_f(seg[self.sr_f_teachers[-1] + 1 :], teacher, shares, mass) + self._sr_f(
+            loss = self.sr_f(seg[self.sr_f_teachers[-1] + 1 :], teacher, shares, mass) + self.sr_f(
                 final_seg, self._teacher_in_final_classes(teacher), final_shares, final_mass)
             losses["loss_sr_f"] = (self.scale * self.weight_dict["loss_sr_f"]) * loss
         if self.scale > 0 and self.weight_dict["loss_sr_l"] > 0:
-            if self.sr_l_mode == "image" and self.regroups_classes:
-                # the final output teaches each exit class that is a final class by itself
+            if self.regroups_classes:
+                # the final output teaches each exit class that is a final class by itself (image)
                 taught = self.classes_kept_in_final
-                loss = sr_l_loss(cls[:, :, taught], final_cls[:, self.final_classes[taught]], "image")
-            elif self.sr_l_mode == "image":
-                loss = sr_l_loss(cls, final_cls, "image")
+                loss = self.sr_l(seg, cls[:, :, taught], final_seg, final_cls[:, self.final_classes[taught]])
             else:
-                loss = sr_l_loss(seg, final_seg, "pixel", self.sr_l_tau)
+                loss = self.sr_l(seg, cls, final_seg, final_cls)
             losses["loss_sr_l"] = (self.scale * self.weight_dict["loss_sr_l"]) * loss
         return losses
 
@@ -313,24 +293,12 @@ class SelfRegulation(nn.Module):
         log_p = F.log_softmax(seg[self.sr_f_teachers], dim=2)
         return torch.logsumexp(log_p, dim=0) - math.log(len(self.sr_f_teachers))
 
-    def _sr_f(self, students: torch.Tensor, teacher: torch.Tensor, shares: torch.Tensor,
-              mass: Optional[torch.Tensor]) -> torch.Tensor:
-        """SR-F (unweighted) of (S, N, C, h, w) or (N, C, h, w) students, with the teacher's logits,
-        the label shares and the (C,) class mass (when class-balanced) in the students' classes."""
-        if self.sr_f_target == "labels":
-            return sem_seg_ce_loss(students, shares, self.sr_f_class_balanced, mass)
-        if self.sr_f_target == "random_mask":
-            kept = random_mask_shares(shares, class_argmax(teacher.detach(), dim=1))
-            return sem_seg_ce_loss(students, kept, self.sr_f_class_balanced, mass)
-        return sr_f_loss(students, teacher, self.sr_f_mode, self.sr_f_tau, self.sr_f_gate, shares,
-                         self.sr_f_class_balanced, mass)
-
     def _sr_f_affinity(self, features: Dict[str, torch.Tensor], final_logits: torch.Tensor) -> torch.Tensor:
         """SR-F on features (unweighted): the sum over the students of :func:`sr_f_affinity_loss`."""
         teacher = features[self.in_features[self.sr_f_teachers[0]]]
         loss = sr_f_affinity_loss(self.final_projection(final_logits.float()), teacher)
         for name, projection in self.sr_f_projections.items():
-            loss = loss + sr_f_affinity_loss(projection(_grad_scaled(features[name], self.backbone_grad_scale)),
+            loss = loss + sr_f_affinity_loss(projection(grad_scaled(features[name], self.backbone_grad_scale)),
                                              teacher)
         return loss
 
@@ -362,25 +330,6 @@ class SelfRegulation(nn.Module):
 
 
 @torch.no_grad()
-def random_mask_shares(shares: torch.Tensor, teacher_labels: torch.Tensor) -> torch.Tensor:
-    """
-    The control of the teacher's mask: (N, C, h, w) label shares kept on a random mask that holds,
-    for each class c, the mass the teacher's "teacher_right" mask keeps of it (the shares of c
-    where the (N, h, w) ``teacher_labels`` are c): c's cells in a random order, each kept whole
-    until that mass is reached, the last one in part. Where the teacher's mask is, is lost.
-    """
-    n, c, h, w = shares.shape
-    right = shares.gather(1, teacher_labels[:, None]).flatten()
-    wanted = shares.new_zeros(c).index_add_(0, teacher_labels.flatten(), right)  # (C,) the teacher's
-    flat = shares.transpose(0, 1).reshape(c, -1)  # (C, N*h*w)
-    order = torch.rand(flat.shape, device=flat.device).argsort(dim=1)
-    ordered = flat.gather(1, order)
-    before = ordered.cumsum(dim=1) - ordered  # mass of the cells ahead in the order
-    kept = ordered * ((wanted[:, None] - before) / ordered.clamp(min=1e-12)).clamp(0, 1)
-    return torch.zeros_like(flat).scatter_(1, order, kept).view(c, n, h, w).transpose(0, 1)
-
-
-@torch.no_grad()
 def _class_mass(shares: torch.Tensor) -> torch.Tensor:
     """(C,) labelled mass per class of (N, C, h, w) shares; under DDP the mean over processes."""
     mass = shares.sum(dim=(0, 2, 3))
@@ -388,26 +337,6 @@ def _class_mass(shares: torch.Tensor) -> torch.Tensor:
         torch.distributed.all_reduce(mass)
         mass /= comm.get_world_size()
     return mass
-
-
-class _GradScale(torch.autograd.Function):
-    """The identity forward; backward, the gradient times ``scale``."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, scale: float) -> torch.Tensor:
-        ctx.scale = scale
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        return grad * ctx.scale, None
-
-
-def _grad_scaled(x: torch.Tensor, scale: float) -> torch.Tensor:
-    """``x``, its gradient multiplied by ``scale`` on the way back (detached at 0)."""
-    if scale == 1:
-        return x
-    return x.detach() if scale == 0 else _GradScale.apply(x, scale)
 
 
 def _projection(in_channels: int, out_channels: int) -> Conv2d:
@@ -424,53 +353,42 @@ def _resized(logits: torch.Tensor, size) -> torch.Tensor:
     return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
 
 
-def _check_settings(input_shape, *, num_classes, loss_stride, label_sampling, sr_f_mode, sr_f_gate,
-                    sr_f_target, sr_f_class_balanced, sr_l_mode, weight_dict, temperatures,
-                    backbone_grad_scale, final_classes) -> None:
-    """Raise ValueError naming the first SelfRegulation setting that cannot work."""
+def _criterion(cls, name: str, settings):
+    """``cls`` (SRFeatureLoss or SRLogitLoss) of the ``settings`` mapping; ValueError naming the
+    keys it needs unless it gives exactly those."""
+    keys = [f.name for f in fields(cls)]
+    if not isinstance(settings, Mapping) or sorted(settings) != sorted(keys):
+        raise ValueError(f"SelfRegulation: {name} must give each of {keys} and nothing else, got {settings!r}")
+    return cls(**settings)
+
+
+def _check_settings(input_shape, *, num_classes, exit_head, loss_stride, label_sampling, weight_dict,
+                    final_classes) -> None:
+    """Raise ValueError naming the first SelfRegulation setting that cannot work (SR-F's and SR-L's
+    are checked by their criteria)."""
     problems = []
     if len(input_shape) < 2:
         problems.append(f"needs at least two exit features, got {list(input_shape)}")
+    head_keys = ["conv_dims", "conv_kernels", "norm", "backbone_grad_scale"]
+    if not isinstance(exit_head, Mapping) or sorted(exit_head) != sorted(head_keys):
+        problems.append(f"exit_head must give each of {head_keys} and nothing else, got {exit_head!r}")
     if not isinstance(weight_dict, Mapping) or sorted(weight_dict) != sorted(LOSSES):
         problems.append(f"weight_dict must give a weight to each of {list(LOSSES)} and to nothing else, "
                         f"got {dict(weight_dict) if isinstance(weight_dict, Mapping) else weight_dict!r}")
         weight_dict = {}
-    numbers = {**{f"weight_dict[{k!r}]": v for k, v in weight_dict.items()}, **temperatures,
-               "backbone_grad_scale": backbone_grad_scale}
-    for name, value in numbers.items():
+    for name, value in {f"weight_dict[{k!r}]": v for k, v in weight_dict.items()}.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             problems.append(f"{name} must be a number >= 0, got {value!r}")
     for name, value in {"num_classes": num_classes, "loss_stride": loss_stride}.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             problems.append(f"{name} must be an integer >= 1, got {value!r}")
-    choices = {"label_sampling": (label_sampling, ("area", "nearest")),
-               "sr_f_mode": (sr_f_mode, ("hard", "soft", "affinity")), "sr_f_gate": (sr_f_gate, SR_F_GATES),
-               "sr_f_target": (sr_f_target, ("teacher", "labels", "random_mask")),
-               "sr_l_mode": (sr_l_mode, ("image", "pixel"))}
-    for name, (value, allowed) in choices.items():
-        if value not in allowed:
-            problems.append(f"{name} must be one of {allowed}, got {value!r}")
+    if label_sampling not in ("area", "nearest"):
+        problems.append(f"label_sampling must be one of ('area', 'nearest'), got {label_sampling!r}")
     if final_classes is not None:
         groups = list(final_classes)
         if (len(groups) != num_classes or any(isinstance(g, bool) or not isinstance(g, int) for g in groups)
                 or sorted(set(groups)) != list(range(max(groups, default=-1) + 1))):
             problems.append(f"final_classes must give each of the {num_classes} classes its final class, "
                             f"the final classes numbered 0.. without a gap, got {groups!r}")
-        elif sr_l_mode != "image":
-            problems.append("final_classes needs sr_l_mode='image' (pixel SR-L compares the final "
-                            "output's and the exits' distributions over the same classes)")
-    if sr_f_mode == "affinity" and (sr_f_gate != "none" or sr_f_target != "teacher" or sr_f_class_balanced):
-        problems.append("sr_f_mode='affinity' (SR-F on features) is label-free: it needs sr_f_gate='none', "
-                        f"sr_f_target='teacher', sr_f_class_balanced=False; got {sr_f_gate!r}, "
-                        f"{sr_f_target!r}, {sr_f_class_balanced!r}")
-    elif sr_f_target == "random_mask" and (sr_f_gate != "teacher_right" or sr_f_mode != "hard"):
-        problems.append("sr_f_target='random_mask' matches the mask of sr_f_gate='teacher_right' with "
-                        f"sr_f_mode='hard'; got {sr_f_gate!r}, {sr_f_mode!r}")
-    if not isinstance(sr_f_class_balanced, bool):
-        problems.append(f"sr_f_class_balanced must be True or False, got {sr_f_class_balanced!r}")
-    elif sr_f_class_balanced and sr_f_gate == "none" and sr_f_target == "teacher" and sr_f_mode != "affinity":
-        problems.append("sr_f_class_balanced=True (sr-d2's default) needs an sr_f_gate other than "
-                        "'none' (it balances the labels' classes): with sr_f_gate='none' set "
-                        "sr_f_class_balanced=False")
     if problems:
         raise ValueError("SelfRegulation: " + "; ".join(problems))

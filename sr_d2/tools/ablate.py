@@ -47,49 +47,66 @@ VARIANTS: Dict[str, List[str]] = {
     "mea-only": [f"{SR}weight_dict.loss_sr_f=0", f"{SR}weight_dict.loss_sr_l=0"],
     "sr-d2": [],
     # sr-d2's default before the CamVid seed study: SR-F weighted by pixels, not classes.
-    "sr-f-unbalanced": [f"{SR}sr_f_class_balanced=False"],
+    "sr-f-unbalanced": [f"{SR}sr_f.class_balanced=False"],
     # sr-d2's default before the CamVid screen: labels sampled at stride 4.
     "sr-d2-nearest": [f"{SR}label_sampling=nearest"],
-    "official-losses": [f"{SR}sr_f_gate=none", f"{SR}sr_f_class_balanced=False"],
-    "sr-f-student-wrong": [f"{SR}sr_f_gate=teacher_right_student_wrong"],
-    "sr-f-soft": [f"{SR}sr_f_mode=soft", f"{SR}sr_f_tau=2.0"],
-    "sr-f-res3": [f"{SR}sr_f_teacher=res3"],
+    "official-losses": [f"{SR}sr_f.gate=none", f"{SR}sr_f.class_balanced=False"],
+    "sr-f-student-wrong": [f"{SR}sr_f.gate=teacher_right_student_wrong"],
+    "sr-f-soft": [f"{SR}sr_f.mode=soft", f"{SR}sr_f.tau=2.0"],
+    "sr-f-res3": [f"{SR}sr_f.teacher=res3"],
     # SR-F as knowledge transfer: the res3 teacher's softened distribution, not its argmax.
-    "sr-f-soft-res3": [f"{SR}sr_f_teacher=res3", f"{SR}sr_f_mode=soft", f"{SR}sr_f_tau=2.0"],
+    "sr-f-soft-res3": [f"{SR}sr_f.teacher=res3", f"{SR}sr_f.mode=soft", f"{SR}sr_f.tau=2.0"],
     # A teacher chosen without val: the res2 and res3 exits as an ensemble (mean probabilities).
-    "sr-f-res2res3": [f"{SR}sr_f_teacher=res2+res3"],
+    "sr-f-res2res3": [f"{SR}sr_f.teacher=res2+res3"],
     # Controls of sr-f-res3 without a teacher: its students learn the labels, class-balanced
     # (balanced-ce) or not (plain-ce), at the same weight and schedule.
-    "balanced-ce": [f"{SR}sr_f_teacher=res3", f"{SR}sr_f_target=labels"],
-    "plain-ce": [f"{SR}sr_f_teacher=res3", f"{SR}sr_f_target=labels",
-                 f"{SR}sr_f_class_balanced=False"],
+    "balanced-ce": [f"{SR}sr_f.teacher=res3", f"{SR}sr_f.target=labels"],
+    "plain-ce": [f"{SR}sr_f.teacher=res3", f"{SR}sr_f.target=labels",
+                 f"{SR}sr_f.class_balanced=False"],
     # The control of the teacher's mask: sr-f-res3's students learn the labels (as balanced-ce) on a
     # random mask with, per class, the mass of the teacher's mask in the batch.
-    "random-mask": [f"{SR}sr_f_teacher=res3", f"{SR}sr_f_target=random_mask"],
+    "random-mask": [f"{SR}sr_f.teacher=res3", f"{SR}sr_f.target=random_mask"],
     # SR on the unlabelled (void) pixels too, as the official code: sr-f-res3 with void in the gate.
-    "sr-void": [f"{SR}sr_f_teacher=res3", f"{SR}sr_f_gate=teacher_right_or_void"],
+    "sr-void": [f"{SR}sr_f.teacher=res3", f"{SR}sr_f.gate=teacher_right_or_void"],
     # SR-F on features: the students' features keep the local affinities of the res2 exit's input.
-    "sr-f-feature": [f"{SR}sr_f_mode=affinity", f"{SR}sr_f_gate=none", f"{SR}sr_f_class_balanced=False"],
+    "sr-f-feature": [f"{SR}sr_f.mode=affinity", f"{SR}sr_f.gate=none", f"{SR}sr_f.class_balanced=False"],
     # The official code's teacher: an exit on the stem (detectron2's, after its max-pool: stride 4)
     # teaches, the rest as sr-d2. The FPN keeps reading res2-res5.
     "sr-f-stem": ["model.backbone.bottom_up.out_features=[stem,res2,res3,res4,res5]",
                   "model.backbone.in_features=[res2,res3,res4,res5]",
                   f"+{SR}input_shape.stem={{_target_:detectron2.layers.ShapeSpec,channels:64,stride:4}}",
-                  f"{SR}sr_f_teacher=stem"],
+                  f"{SR}sr_f.teacher=stem"],
     # The control of sr-f-stem's teacher: its exits and students learn the labels, class-balanced.
     "stem-balanced-ce": ["model.backbone.bottom_up.out_features=[stem,res2,res3,res4,res5]",
                          "model.backbone.in_features=[res2,res3,res4,res5]",
                          f"+{SR}input_shape.stem={{_target_:detectron2.layers.ShapeSpec,channels:64,stride:4}}",
-                         f"{SR}sr_f_teacher=stem", f"{SR}sr_f_target=labels"],
+                         f"{SR}sr_f.teacher=stem", f"{SR}sr_f.target=labels"],
     "sr-l-off": [f"{SR}weight_dict.loss_sr_l=0"],
     # The exits' pull on a backbone that other heads share (Panoptic-FPN's RPN and ROI heads):
     # their gradient into it at a tenth, or none (the exits learn on detached features).
-    "backbone-grad-0.1": [f"{SR}backbone_grad_scale=0.1"],
-    "backbone-detached": [f"{SR}backbone_grad_scale=0"],
+    "backbone-grad-0.1": [f"{SR}exit_head.backbone_grad_scale=0.1"],
+    "backbone-detached": [f"{SR}exit_head.backbone_grad_scale=0"],
     "adaptive": ["sr_schedule.scheduler.warmup=0.1", "sr_schedule.switch_on_accuracy=0.85"],
 }
 
 REFERENCES = ("baseline", "mea-only")
+
+# SelfRegulation's keys before its settings were grouped (exit_head, sr_f, sr_l), as the overrides
+# recorded with earlier results name them -> today's keys
+_RENAMED_KEYS = {
+    **{f"{SR}sr_f_{k}": f"{SR}sr_f.{k}" for k in ("teacher", "target", "mode", "tau", "gate", "class_balanced")},
+    **{f"{SR}sr_l_{k}": f"{SR}sr_l.{k}" for k in ("mode", "tau")},
+    **{f"{SR}{k}": f"{SR}exit_head.{k}" for k in ("conv_dims", "conv_kernels", "norm", "backbone_grad_scale")},
+}
+
+
+def _with_todays_keys(overrides: Sequence[str]) -> List[str]:
+    """``overrides`` ("key=value") with the keys renamed since they were recorded."""
+    renamed = []
+    for override in overrides:
+        key, sep, value = override.partition("=")
+        renamed.append(_RENAMED_KEYS.get(key, key) + sep + value)
+    return renamed
 
 # metric key in detectron2's results -> column title; a table shows the columns its runs have
 # (panoptic configs add PQ and AP to their semantic output's metrics).
@@ -413,7 +430,7 @@ def ablate(
                     earlier = json.load(f)
             else:
                 earlier = None
-            if earlier is not None and earlier != run_overrides(variant):
+            if earlier is not None and _with_todays_keys(earlier) != run_overrides(variant):
                 raise ValueError(f"{variant} seed {seed} was trained with overrides {earlier}, this call gives "
                                  f"{run_overrides(variant)}: use another --output-dir and --results")
             saved = glob.glob(os.path.join(glob.escape(run_dir), "model_*.pth"))

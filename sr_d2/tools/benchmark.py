@@ -114,7 +114,7 @@ def benchmark(
     for preset in presets:
         cfg = copy.deepcopy(sr_model)
         for key, value in SR_PRESETS[preset].items():
-            cfg.self_regulation[key] = list(value) if isinstance(value, tuple) else value
+            cfg.self_regulation[key] = value
         variants[f"SR {preset}"] = cfg
         if mea_only:
             variants[f"SR {preset} MEA only"] = mea = copy.deepcopy(cfg)

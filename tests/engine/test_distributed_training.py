@@ -16,9 +16,9 @@ CONFIG = os.path.join(os.path.dirname(__file__), "..", "..", "configs", "synthet
 # 2 % to 15 % of an update); the default's one DDP-specific step, the class mass over processes,
 # is tested on its own below.
 OVERRIDES = ["model.backbone.bottom_up.stem.norm=GN", "model.backbone.bottom_up.stages.norm=GN",
-             "model.self_regulation.norm=GN",
-             "model.self_regulation.sr_f_mode=soft", "model.self_regulation.sr_f_gate=none",
-             "model.self_regulation.sr_f_class_balanced=False"]
+             "model.self_regulation.exit_head.norm=GN",
+             "model.self_regulation.sr_f.mode=soft", "model.self_regulation.sr_f.gate=none",
+             "model.self_regulation.sr_f.class_balanced=False"]
 STEPS, BATCH = 4, 4
 
 

@@ -19,7 +19,9 @@ C = 3
 
 def _sr(shapes=None, **overrides):
     shapes = shapes or {"res2": ShapeSpec(channels=4, stride=4), "res3": ShapeSpec(channels=6, stride=8)}
-    return SelfRegulation(shapes, num_classes=C, ignore_value=255, **{**SR_PRESETS["sr-d2"], "norm": "", **overrides})
+    exit_head = {**SR_PRESETS["sr-d2"]["exit_head"], "norm": "", **overrides.pop("exit_head", {})}
+    return SelfRegulation(shapes, num_classes=C, ignore_value=255,
+                          **{**SR_PRESETS["sr-d2"], "exit_head": exit_head, **overrides})
 
 
 def _hooked(sr, max_iter=40, warmup=0.0, ramp=0.0, switch_on_accuracy=0.0):
@@ -74,7 +76,7 @@ def test_adaptive_switch_on_when_the_teachers_running_accuracy_passes_the_thresh
     # A res2 exit that predicts its input feature (one-hot maps), right on 1/4 of the pixels for
     # 6 steps, then on all of them.
     shapes = {"res2": ShapeSpec(channels=C, stride=4), "res3": ShapeSpec(channels=6, stride=8)}
-    sr = _sr(shapes, conv_kernels=(), loss_stride=1)
+    sr = _sr(shapes, exit_head=dict(conv_kernels=()), loss_stride=1)
     with torch.no_grad():
         sr.exits["res2"].predictor.weight.copy_(torch.eye(C)[:, :, None, None] * 10)
         sr.exits["res2"].predictor.bias.zero_()

@@ -5,12 +5,14 @@ import torch.nn.functional as F
 from detectron2.layers import ShapeSpec
 
 from sr_d2.modeling import (
+    SR_F_TARGETS,
     SR_PRESETS,
     SelfRegulation,
     image_cls_loss,
     image_labels_from_mask,
     label_shares,
     random_mask_shares,
+    sem_seg_ce_loss,
     sr_f_affinity_loss,
     sr_f_loss,
 )
@@ -20,9 +22,17 @@ WEIGHTS = SR_PRESETS["sr-d2"]["weight_dict"]
 SHAPES = {"res3": ShapeSpec(channels=6, stride=8), "res2": ShapeSpec(channels=4, stride=4)}
 
 
-def _sr(**overrides):
-    settings = {**SR_PRESETS["sr-d2"], "norm": "", **overrides}
-    return SelfRegulation(SHAPES, num_classes=C, ignore_value=IGNORE, **settings)
+def _settings(preset="sr-d2", **changes):
+    """A preset's settings without the exits' norm; ``changes`` replace settings, and update the
+    groups (exit_head, sr_f, sr_l) key by key."""
+    settings = {**SR_PRESETS[preset], **changes}
+    for group, default in (("exit_head", {"norm": ""}), ("sr_f", {}), ("sr_l", {})):
+        settings[group] = {**SR_PRESETS[preset][group], **default, **changes.get(group, {})}
+    return settings
+
+
+def _sr(shapes=SHAPES, preset="sr-d2", **changes):
+    return SelfRegulation(shapes, num_classes=C, ignore_value=IGNORE, **_settings(preset, **changes))
 
 
 def _inputs(seed=0):
@@ -45,7 +55,7 @@ def _grads(loss, params):
 
 @pytest.mark.parametrize("mode", ["hard", "soft"])
 def test_sr_f_teaches_deeper_exits_and_final_not_the_shallow_teacher(mode):
-    sr = _sr(sr_f_mode=mode)
+    sr = _sr(sr_f=dict(mode=mode))
     features, final_logits, targets = _inputs()
     losses = sr(features, final_logits, targets)
     teacher_exit = list(sr.exits["res2"].parameters())
@@ -57,7 +67,7 @@ def test_sr_f_teaches_deeper_exits_and_final_not_the_shallow_teacher(mode):
 
 @pytest.mark.parametrize("mode", ["image", "pixel"])
 def test_sr_l_teaches_exits_not_the_final_output(mode):
-    sr = _sr(sr_l_mode=mode)
+    sr = _sr(sr_l=dict(mode=mode))
     features, final_logits, targets = _inputs()
     losses = sr(features, final_logits, targets)
     assert _grads(losses["loss_sr_l"], [final_logits])[0] == 0
@@ -87,15 +97,17 @@ def _feature_grads(sr, features, final_logits, targets):
 
 def test_backbone_grad_scale_scales_what_the_exits_send_into_the_features_and_nothing_else():
     inputs = _inputs()
-    sr = _sr()
-    full_losses, full = _feature_grads(sr, *inputs)
-    sr.backbone_grad_scale = 0.1
+    base = _sr()
+    full_losses, full = _feature_grads(base, *inputs)
+    sr = _sr(exit_head=dict(backbone_grad_scale=0.1))
+    sr.load_state_dict(base.state_dict())
     losses, scaled = _feature_grads(sr, *inputs)
     for key, value in full_losses.items():  # the same forward: equal losses, bit for bit
         assert torch.equal(losses[key], value), key
     for got, want in zip(scaled, full):
         assert torch.allclose(got, 0.1 * want, rtol=1e-5, atol=1e-9)
-    sr.backbone_grad_scale = 0.0
+    sr = _sr(exit_head=dict(backbone_grad_scale=0))
+    sr.load_state_dict(base.state_dict())
     losses, detached = _feature_grads(sr, *inputs)
     assert all(g is None for g in detached)
     # the exits still learn, and SR still reaches the final output
@@ -106,21 +118,25 @@ def test_backbone_grad_scale_scales_what_the_exits_send_into_the_features_and_no
 @pytest.mark.parametrize("setting,message", [
     (dict(weight_dict={**WEIGHTS, "loss_sr_f": "abc"}), r"weight_dict\['loss_sr_f'\] must be a number"),
     (dict(weight_dict={**WEIGHTS, "loss_sr_x": 1.0}), "weight_dict must give a weight to each of"),
-    (dict(sr_f_gate="sometimes"), "sr_f_gate must be one of"),
+    (dict(sr_f=dict(gate="sometimes")), "sr_f.gate must be one of"),
     (dict(loss_stride=0), "loss_stride must be an integer"),
     (dict(weight_dict={**WEIGHTS, "loss_sr_l": -0.5}), r"weight_dict\['loss_sr_l'\] must be a number >= 0"),
     (dict(label_sampling="bicubic"), "label_sampling"),
     # the default balances SR-F's classes: ungating it alone names the setting to add
-    (dict(sr_f_gate="none"), "needs an sr_f_gate other than 'none'.*set sr_f_class_balanced=False"),
-    (dict(sr_f_class_balanced="yes"), "sr_f_class_balanced must be True or False"),
-    (dict(sr_f_target="oracle"), "sr_f_target must be one of"),
-    (dict(backbone_grad_scale=-1), "backbone_grad_scale must be a number >= 0"),
-    (dict(sr_f_mode="affinity"), "sr_f_mode='affinity'.*label-free.*sr_f_gate='none'"),
-    (dict(sr_f_target="random_mask", sr_f_gate="none", sr_f_class_balanced=False),
-     "random_mask.*sr_f_gate='teacher_right'"),
+    (dict(sr_f=dict(gate="none")), "needs a gate other than 'none'.*set class_balanced=False"),
+    (dict(sr_f=dict(class_balanced="yes")), "sr_f.class_balanced must be True or False"),
+    (dict(sr_f=dict(target="oracle")), "sr_f.target must be one of"),
+    (dict(sr_f=dict(tau=-1.0)), "sr_f.tau must be a number >= 0"),
+    (dict(sr_l=dict(mode="voxel")), "sr_l.mode must be one of"),
+    (dict(exit_head=dict(backbone_grad_scale=-1)), "backbone_grad_scale must be a number >= 0"),
+    (dict(exit_head=dict(dims=8)), "exit_head must give each of"),
+    (dict(sr_f=dict(temperature=2.0)), "sr_f must give each of"),
+    (dict(sr_f=dict(mode="affinity")), "sr_f.mode='affinity'.*label-free.*gate='none'"),
+    (dict(sr_f=dict(target="random_mask", gate="none", class_balanced=False)),
+     "random_mask.*gate='teacher_right'"),
     (dict(final_classes=[0, 1]), "final_classes must give each of the 3 classes its final class"),
     (dict(final_classes=[0, 0, 2]), "numbered 0.. without a gap"),
-    (dict(final_classes=[0, 0, 1], sr_l_mode="pixel"), "final_classes needs sr_l_mode='image'"),
+    (dict(final_classes=[0, 0, 1], sr_l=dict(mode="pixel")), "final_classes needs sr_l.mode='image'"),
 ])
 def test_bad_settings_fail_at_build_naming_the_setting(setting, message):
     with pytest.raises(ValueError, match=message):
@@ -196,7 +212,7 @@ def test_given_image_labels_replace_those_from_the_mask():
 
 
 def test_official_preset_builds_full_resolution_exits():
-    sr = _sr(**{**SR_PRESETS["official"], "norm": ""})
+    sr = _sr(preset="official")
     assert sr.loss_stride == 1 and sr.exits["res2"].convs[0].weight.shape == (256, 4, 3, 3)
     features, final_logits, targets = _inputs()
     assert set(sr(features, final_logits, targets)) == {
@@ -205,8 +221,7 @@ def test_official_preset_builds_full_resolution_exits():
 
 def test_a_deeper_sr_f_teacher_teaches_only_the_exits_below_it_and_the_final_output():
     shapes = {**SHAPES, "res4": ShapeSpec(channels=8, stride=16)}
-    settings = {**SR_PRESETS["sr-d2"], "norm": "", "sr_f_teacher": "res3"}
-    sr = SelfRegulation(shapes, num_classes=C, ignore_value=IGNORE, **settings)
+    sr = _sr(shapes, sr_f=dict(teacher="res3"))
     features, final_logits, targets = _inputs()
     features["res4"] = torch.randn(2, 8, 2, 2)
     loss = sr(features, final_logits, targets)["loss_sr_f"]
@@ -214,14 +229,13 @@ def test_a_deeper_sr_f_teacher_teaches_only_the_exits_below_it_and_the_final_out
     assert sum(_grads(loss, list(sr.exits["res3"].parameters()))) == 0  # the teacher
     assert sum(_grads(loss, list(sr.exits["res4"].parameters()))) > 0
     assert _grads(loss, [final_logits])[0] > 0
-    with pytest.raises(ValueError, match=r"sr_f_teacher='res4' must be an exit with a deeper one"):
-        SelfRegulation(shapes, num_classes=C, ignore_value=IGNORE, **{**settings, "sr_f_teacher": "res4"})
+    with pytest.raises(ValueError, match=r"sr_f.teacher='res4' must be an exit with a deeper one"):
+        _sr(shapes, sr_f=dict(teacher="res4"))
 
 
 def test_an_ensemble_teacher_is_the_mean_of_its_exits_probabilities_and_teaches_the_exits_after_it():
     shapes = {**SHAPES, "res4": ShapeSpec(channels=8, stride=16)}
-    sr = SelfRegulation(shapes, num_classes=C, ignore_value=IGNORE, **{
-        **SR_PRESETS["sr-d2"], "norm": "", "sr_f_teacher": "res3+res2"})
+    sr = _sr(shapes, sr_f=dict(teacher="res3+res2"))
     features, final_logits, targets = _inputs()
     features["res4"] = torch.randn(2, 8, 2, 2)
     loss = sr(features, final_logits, targets)["loss_sr_f"]
@@ -237,17 +251,14 @@ def test_an_ensemble_teacher_is_the_mean_of_its_exits_probabilities_and_teaches_
         assert sum(_grads(loss, list(sr.exits[teacher_exit].parameters()))) == 0
     assert sum(_grads(loss, list(sr.exits["res4"].parameters()))) > 0
     with pytest.raises(ValueError, match="or several joined by"):
-        SelfRegulation(shapes, num_classes=C, ignore_value=IGNORE, **{
-            **SR_PRESETS["sr-d2"], "norm": "", "sr_f_teacher": "res2+res4"})
+        _sr(shapes, sr_f=dict(teacher="res2+res4"))
 
 
 @pytest.mark.parametrize("balanced", [True, False])
 def test_labels_target_teaches_the_same_students_the_labels_without_the_teacher(balanced):
     # The balanced-ce / plain-ce controls: SR-F's students below the res3 teacher learn the labels.
     shapes = {**SHAPES, "res4": ShapeSpec(channels=8, stride=16)}
-    sr = SelfRegulation(shapes, num_classes=C, ignore_value=IGNORE, **{
-        **SR_PRESETS["sr-d2"], "norm": "", "sr_f_teacher": "res3",
-        "sr_f_target": "labels", "sr_f_class_balanced": balanced})
+    sr = _sr(shapes, sr_f=dict(teacher="res3", target="labels", class_balanced=balanced))
     features, final_logits, targets = _inputs()
     features["res4"] = torch.randn(2, 8, 2, 2)
     loss = sr(features, final_logits, targets)["loss_sr_f"]
@@ -270,7 +281,7 @@ def test_labels_target_teaches_the_same_students_the_labels_without_the_teacher(
 
 
 def test_class_balanced_sr_f_is_the_loss_function_over_every_student():
-    sr = _sr(sr_f_class_balanced=True)
+    sr = _sr(sr_f=dict(class_balanced=True))
     features, final_logits, targets = _inputs()
     got = sr(features, final_logits, targets)["loss_sr_f"]
     shares = label_shares(targets, C, IGNORE, stride=4)  # the preset's stride and area sampling
@@ -305,8 +316,7 @@ def test_random_mask_keeps_the_teachers_mass_per_class_elsewhere():
 
 def test_random_mask_target_is_the_balanced_label_ce_on_the_random_mask_without_the_teacher():
     shapes = {**SHAPES, "res4": ShapeSpec(channels=8, stride=16)}
-    sr = SelfRegulation(shapes, num_classes=C, ignore_value=IGNORE, **{
-        **SR_PRESETS["sr-d2"], "norm": "", "sr_f_teacher": "res3", "sr_f_target": "random_mask"})
+    sr = _sr(shapes, sr_f=dict(teacher="res3", target="random_mask"))
     features, final_logits, targets = _inputs()
     features["res4"] = torch.randn(2, 8, 2, 2)
     torch.manual_seed(5)
@@ -330,13 +340,13 @@ def test_void_gate_teaches_the_void_cells_too():
     features, final_logits, targets = _inputs()  # rows 0-3 void: the first row of 4x4 cells
     grads = {}
     for gate in ("teacher_right", "teacher_right_or_void"):
-        loss = _sr(sr_f_gate=gate)(features, final_logits, targets)["loss_sr_f"]
+        loss = _sr(sr_f=dict(gate=gate))(features, final_logits, targets)["loss_sr_f"]
         grads[gate] = torch.autograd.grad(loss, final_logits)[0].abs().sum(dim=(0, 1))  # (8, 8)
     assert grads["teacher_right"][0].sum() == 0 and (grads["teacher_right_or_void"][0] > 0).all()
 
 
 def test_sr_f_on_features_regulates_the_students_features_not_the_teacher():
-    sr = _sr(sr_f_mode="affinity", sr_f_gate="none", sr_f_class_balanced=False)
+    sr = _sr(sr_f=dict(mode="affinity", gate="none", class_balanced=False))
     assert sorted(sr.sr_f_projections) == ["res3"]
     features, final_logits, targets = _inputs()
     for f in features.values():
@@ -356,9 +366,8 @@ def test_an_sr_f_teacher_at_the_stride_of_another_exit_is_the_shallower():
     # detectron2's stem and res2 both have stride 4: the stem, named teacher, comes first
     shapes = {"res2": ShapeSpec(channels=4, stride=4), "stem": ShapeSpec(channels=4, stride=4),
               "res3": ShapeSpec(channels=6, stride=8)}
-    settings = {**SR_PRESETS["sr-d2"], "norm": ""}
-    assert SelfRegulation(shapes, num_classes=C, ignore_value=IGNORE, **settings).in_features == ["res2", "stem", "res3"]
-    sr = SelfRegulation(shapes, num_classes=C, ignore_value=IGNORE, **{**settings, "sr_f_teacher": "stem"})
+    assert _sr(shapes).in_features == ["res2", "stem", "res3"]
+    sr = _sr(shapes, sr_f=dict(teacher="stem"))
     assert sr.in_features == ["stem", "res2", "res3"]
     features, final_logits, targets = _inputs()
     features["stem"] = torch.randn(2, 4, 8, 8)
@@ -370,6 +379,24 @@ def test_an_sr_f_teacher_at_the_stride_of_another_exit_is_the_shallower():
 def test_sr_f_on_features_takes_one_teacher():
     shapes = {**SHAPES, "res4": ShapeSpec(channels=8, stride=16)}
     with pytest.raises(ValueError, match="affinity' takes one teacher exit, got 'res2\\+res3'"):
-        SelfRegulation(shapes, num_classes=C, ignore_value=IGNORE, **{
-            **SR_PRESETS["sr-d2"], "norm": "", "sr_f_mode": "affinity", "sr_f_gate": "none",
-            "sr_f_class_balanced": False, "sr_f_teacher": "res2+res3"})
+        _sr(shapes, sr_f=dict(mode="affinity", gate="none", class_balanced=False, teacher="res2+res3"))
+
+
+def test_a_target_registered_in_sr_f_targets_is_reached_by_its_name():
+    @SR_F_TARGETS.register()
+    def twice_the_labels(sr_f, students, teacher, shares, mass):
+        return 2 * sem_seg_ce_loss(students, shares)
+
+    try:
+        sr = _sr(sr_f=dict(target="twice_the_labels", class_balanced=False))
+        features, final_logits, targets = _inputs()
+        loss = sr(features, final_logits, targets)["loss_sr_f"]
+    finally:
+        SR_F_TARGETS._obj_map.pop("twice_the_labels")
+    shares = label_shares(targets, C, IGNORE, stride=4)
+    student = F.interpolate(sr.exits["res3"](features["res3"])[0], size=tuple(shares.shape[-2:]),
+                            mode="bilinear", align_corners=False)
+    # by hand: -shares * log p over the labelled mass, for the res3 exit and the final output
+    expected = sum(-(shares * F.log_softmax(s, dim=1)).sum() / shares.sum() for s in (student, final_logits))
+    assert loss.item() == pytest.approx(WEIGHTS["loss_sr_f"] * 2 * expected.item(), rel=1e-5)
+    assert sum(_grads(loss, list(sr.exits["res2"].parameters()))) == 0  # no teacher in it

@@ -8,5 +8,5 @@ from .deeplabv3plus_R50_ade20k import dataloader, lr_multiplier, model, optimize
 model._target_ = SRSemanticSegmentor
 model.self_regulation = _self_regulation
 model.self_regulation.input_shape = resnet50_shapes(res5_dilation=2)
-model.self_regulation.norm = "${train.norm}"
+model.self_regulation.exit_head.norm = "${train.norm}"
 train.output_dir = "output/ade20k/sr_deeplabv3plus_R50"

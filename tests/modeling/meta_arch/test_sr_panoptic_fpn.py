@@ -140,7 +140,7 @@ def test_builds_from_a_yacs_config():
     model = build_model(cfg)
     assert isinstance(model, SRPanopticFPN) and isinstance(model, PanopticFPN)
     assert model.self_regulation.in_features == ["res2", "res3", "res4", "res5"]
-    assert model.self_regulation.sr_l_mode == "pixel"
+    assert model.self_regulation.sr_l.mode == "pixel"
     assert model.self_regulation.num_classes == 54 and model.self_regulation.ignore_value == 255
     assert model.self_regulation.exits["res5"].convs[0].weight.shape[1] == 2048
 

@@ -124,7 +124,7 @@ def test_builds_from_a_yacs_config():
     model = build_model(cfg)
     assert isinstance(model, SRSemanticSegmentor) and isinstance(model, SemanticSegmentor)
     assert model.self_regulation.in_features == ["res2", "res3", "res4", "res5"]
-    assert model.self_regulation.sr_f_mode == "soft"
+    assert model.self_regulation.sr_f.mode == "soft"
     assert model.self_regulation.exits["res5"].convs[0].weight.shape[1] == 2048  # R-50 default
     cfg.MODEL.SR.IN_FEATURES = ["res2", "res9"]
     with pytest.raises(KeyError, match="res9"):
