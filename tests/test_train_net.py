@@ -401,9 +401,9 @@ def test_options_may_follow_overrides_and_the_help_shows_lazyconfig_examples(cap
 def test_a_healthy_sr_run_of_the_shipped_config_saves_every_checkpoint_it_schedules(tiny_synthetic, tmp_path):
     # #38: a bound on weights refused every save from iteration 19-49 on (BatchNorm statistics of raw pixels)
     out = str(tmp_path)
-    train_net.main(_args(tiny_synthetic, out, "train.checkpointer.period=10", max_iter=50, config=SR_CONFIG))
+    train_net.main(_args(tiny_synthetic, out, "train.checkpointer.period=10", max_iter=30, config=SR_CONFIG))
     saved = sorted(f for f in os.listdir(out) if f.startswith("model_"))
-    assert saved == [f"model_{i:07d}.pth" for i in (9, 19, 29, 39, 49)] + ["model_final.pth"]
+    assert saved == [f"model_{i:07d}.pth" for i in (9, 19, 29)] + ["model_final.pth"]
 
 
 def test_one_pixel_images_train_and_evaluate(tmp_path):  # #38.7: they once ended in a traceback

@@ -9,15 +9,20 @@ from sr_d2.tools.benchmark import benchmark, format_profile, format_results
 CONFIGS = os.path.join(os.path.dirname(__file__), "..", "..", "configs", "synthetic")
 
 
-def test_benchmark_reports_every_variant_with_equal_test_time_params():
+def test_benchmark_reports_every_variant_with_equal_test_time_params_and_profiles_the_first_two():
     results = benchmark(
         os.path.join(CONFIGS, "sem_seg_fpn_R18.py"), os.path.join(CONFIGS, "sr_sem_seg_fpn_R18.py"),
-        size=(64, 64), batch=1, iters=1, rounds=1, device="cpu", presets=["sr-d2", "official"],
+        size=(64, 64), batch=1, iters=1, rounds=1, device="cpu", presets=["sr-d2", "official"], profiled=True,
     )
     assert [r["name"] for r in results] == ["baseline", "SR sr-d2", "SR official"]
     assert len({r["test_params"] for r in results}) == 1
     assert all(r["train_s"] > 0 and r["infer_s"] > 0 for r in results)
     assert format_results(results).count("\n") == 4
+    assert ["profile" in r for r in results] == [True, True, False]
+    base, sr = results[0]["profile"], results[1]["profile"]
+    # SR's exits add convolutions and its losses a softmax the baseline's CE has once
+    assert sr["aten::convolution"][0] > base["aten::convolution"][0]
+    assert sr["aten::_log_softmax"][0] > base["aten::_log_softmax"][0]
 
 
 def test_mea_only_adds_each_preset_with_sr_f_and_sr_l_off(monkeypatch):
@@ -55,18 +60,6 @@ def test_amp_runs_every_variant_under_autocast():
     )
     assert [r["name"] for r in results] == ["baseline", "SR sr-d2"]
     assert all(r["train_s"] > 0 and r["infer_s"] > 0 for r in results)
-
-
-def test_profile_covers_the_baseline_and_the_first_sr_variant_and_ranks_sr_s_extra_time():
-    results = benchmark(
-        os.path.join(CONFIGS, "sem_seg_fpn_R18.py"), os.path.join(CONFIGS, "sr_sem_seg_fpn_R18.py"),
-        size=(64, 64), batch=1, iters=1, rounds=1, device="cpu", presets=["sr-d2", "official"], profiled=True,
-    )
-    assert ["profile" in r for r in results] == [True, True, False]
-    base, sr = results[0]["profile"], results[1]["profile"]
-    # SR's exits add convolutions and its losses a softmax the baseline's CE has once
-    assert sr["aten::convolution"][0] > base["aten::convolution"][0]
-    assert sr["aten::_log_softmax"][0] > base["aten::_log_softmax"][0]
 
 
 def test_profile_table_ranks_operators_by_the_time_sr_adds():
