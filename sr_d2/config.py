@@ -1,7 +1,9 @@
-"""sr-d2's yacs config keys, and loading LazyConfig files with overrides of existing keys only."""
+"""sr-d2's yacs config keys; loading LazyConfig files with overrides of existing keys only; a config's test
+datasets."""
+import contextlib
 import difflib
 import os
-from typing import List, Sequence
+from typing import Iterator, List, Sequence
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
@@ -10,7 +12,7 @@ from detectron2.config import CfgNode, LazyConfig
 from .engine.hooks import SR_SCHEDULE
 from .modeling.self_regulation import SR_PRESETS, yacs_settings
 
-__all__ = ["add_sr_config", "load_lazy_config"]
+__all__ = ["add_sr_config", "load_lazy_config", "test_dataset_names", "testing_on"]
 
 
 def add_sr_config(cfg: CfgNode) -> None:
@@ -83,3 +85,27 @@ def load_lazy_config(path: str, overrides: Sequence[str] = ()) -> DictConfig:
 
 def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def test_dataset_names(cfg) -> List[str]:
+    """The datasets ``cfg.dataloader.test`` names (one name or a list), in order."""
+    names = cfg.dataloader.test.dataset.names
+    return [names] if isinstance(names, str) else list(names)
+
+
+@contextlib.contextmanager
+def testing_on(cfg, name: str) -> Iterator[None]:
+    """Within the block, ``cfg.dataloader.test`` and its evaluator name dataset ``name`` alone."""
+    test, evaluator = cfg.dataloader.test.dataset, cfg.dataloader.evaluator
+    names = test.names
+    own = "dataset_name" in evaluator and not OmegaConf.is_interpolation(evaluator, "dataset_name")
+    evaluator_name = evaluator.dataset_name if own else None
+    test.names = name
+    if own:
+        evaluator.dataset_name = name
+    try:
+        yield
+    finally:
+        test.names = names
+        if own:
+            evaluator.dataset_name = evaluator_name

@@ -255,7 +255,7 @@ def test_a_batch_without_a_labelled_pixel_is_named_as_such_not_as_a_learning_rat
 
 
 @pytest.mark.parametrize("override,message", [
-    ("dataloader.test.dataset.names=[a,b]", r"names=\['a', 'b'\]: evaluation takes one dataset"),
+    ("dataloader.test.dataset.names=[a,a]", r"names=\['a', 'a'\]: name each dataset to evaluate on once"),
     ("dataloader.train.dataset.names=camvid_sem_seg_trian", r"dataloader.train.dataset.names: dataset "
                                                              r"'camvid_sem_seg_trian' is not registered; did you "
                                                              r"mean camvid_sem_seg_train"),

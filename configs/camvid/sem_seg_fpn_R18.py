@@ -8,7 +8,8 @@ from ..common.optim import optimizer
 from ..common.train import lr_multiplier, train
 
 dataloader.train.dataset.names = "camvid_sem_seg_train"
-dataloader.test.dataset.names = "camvid_sem_seg_val"
+# Choose on val, score test once per study: each evaluation scores both, apart ("camvid_sem_seg_val/sem_seg/mIoU").
+dataloader.test.dataset.names = ["camvid_sem_seg_val", "camvid_sem_seg_test"]
 model.sem_seg_head.update(head_classes(dataloader.train.dataset.names))
 
 # 480x360 images: random scale around 240 px short side, 224x288 crops; evaluation at 240.

@@ -58,8 +58,8 @@ def check_train_settings(cfg, config_file: str, eval_only: bool = False) -> None
 
 def check_datasets(cfg, splits=("train", "test")) -> None:
     """
-    Before anything is built: every dataset the config names must be registered, evaluation
-    takes one, the semantic head's class count and ignore value must be those of the datasets
+    Before anything is built: every dataset the config names must be registered (each test
+    dataset is evaluated on its own, none twice), the semantic head's class count and ignore value must be those of the datasets
     (configs read them from the dataset named when they load, so a dataset swapped on the command
     line keeps the old ones), and the image / label pairs of ``splits`` must pass
     :func:`check_pair_headers`. ValueError naming the key, the dataset and the fix.
@@ -68,9 +68,8 @@ def check_datasets(cfg, splits=("train", "test")) -> None:
     for split in ("train", "test"):
         names = cfg.dataloader[split].dataset.names
         names = [names] if isinstance(names, str) else list(names)
-        if split == "test" and len(names) != 1:
-            raise ValueError(f"dataloader.test.dataset.names={names}: evaluation takes one dataset; "
-                             f"evaluate each with its own command")
+        if split == "test" and (not names or len(set(names)) != len(names)):
+            raise ValueError(f"dataloader.test.dataset.names={names}: name each dataset to evaluate on once")
         for name in names:
             if name not in registered:
                 close = difflib.get_close_matches(name, registered, n=3)

@@ -28,7 +28,7 @@ from detectron2.utils.env import seed_all_rng
 from detectron2.utils.logger import setup_logger
 
 from ..checkpoint import EvalCheckpointer, TrainCheckpointer
-from ..config import load_lazy_config
+from ..config import load_lazy_config, test_dataset_names, testing_on
 from ..evaluation import failure_table, sem_seg_table
 from ..modeling import SelfRegulation
 from .checks import (
@@ -46,20 +46,29 @@ __all__ = ["argument_parser", "do_eval_only", "do_test", "do_train", "invoke_mai
 logger = logging.getLogger("sr_d2")
 
 
+def _log_results(name: str, results: dict) -> None:
+    print_csv_format(results)
+    if "sem_seg" in results:
+        logger.info("Semantic segmentation on %s:\n%s", name, sem_seg_table(results["sem_seg"]))
+        if "BF" in results["sem_seg"]:
+            logger.info("Failure modes on %s (recall: share of segments found, by size; BF: boundary "
+                        "F-score):\n%s", name, failure_table(results["sem_seg"]))
+
+
 def do_test(cfg, model) -> dict:
-    """Run ``cfg.dataloader.evaluator`` on ``cfg.dataloader.test``; returns its results."""
-    results = inference_on_dataset(
-        model, instantiate(cfg.dataloader.test), instantiate(cfg.dataloader.evaluator)
-    )
-    if comm.is_main_process() and results:
-        print_csv_format(results)
-        if "sem_seg" in results:
-            table = sem_seg_table(results["sem_seg"])
-            logger.info("Semantic segmentation on %s:\n%s", cfg.dataloader.test.dataset.names, table)
-            if "BF" in results["sem_seg"]:
-                logger.info("Failure modes (recall: share of segments found, by size; BF: boundary "
-                            "F-score):\n%s", failure_table(results["sem_seg"]))
-    return results
+    """
+    Run ``cfg.dataloader.evaluator`` on each dataset of ``cfg.dataloader.test``, one at a time, as
+    detectron2's ``DefaultTrainer.test`` does: the results of the only dataset, or {dataset name:
+    results} for several (stored by the ``EvalHook`` as "<dataset>/sem_seg/mIoU", ...).
+    """
+    results = {}
+    for name in test_dataset_names(cfg):
+        with testing_on(cfg, name):
+            loader, evaluator = instantiate(cfg.dataloader.test), instantiate(cfg.dataloader.evaluator)
+        results[name] = inference_on_dataset(model, loader, evaluator)
+        if comm.is_main_process() and results[name]:
+            _log_results(name, results[name])
+    return results[name] if len(results) == 1 else results
 
 
 def apply_config_hyperparameters(optimizer: torch.optim.Optimizer, config_groups: list) -> None:

@@ -20,6 +20,7 @@ The same-seed differences are to "baseline" and "mea-only" unless ``--references
 import argparse
 import ctypes
 import glob
+import hashlib
 import json
 import math
 import os
@@ -28,7 +29,7 @@ import signal
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import matplotlib
 
@@ -37,7 +38,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from sr_d2.utils import written_then_renamed  # noqa: E402
 
-__all__ = ["METRICS", "VARIANTS", "ablate", "paired_stats", "parse_args", "summarize", "t_quantile"]
+__all__ = ["METRICS", "VARIANTS", "ablate", "scored_on", "paired_stats", "parse_args", "summarize", "t_quantile",
+           "datasets_scored"]
 
 SR = "model.self_regulation."
 
@@ -136,10 +138,16 @@ def baseline_config(sr_config: str) -> str:
     return path
 
 
+def _is_metric(key: str) -> bool:
+    """A semantic, panoptic, box or mask metric: "sem_seg/mIoU", or "<dataset>/sem_seg/mIoU" where
+    a config evaluates several test sets (detectron2 stores each under its dataset's name)."""
+    return key.startswith(_KEPT) or key.partition("/")[2].startswith(_KEPT)
+
+
 def final_result(run_dir: str) -> Optional[Dict[str, float]]:
     """
-    The "iteration" and the semantic, panoptic, box and mask metrics of the last evaluation in
-    ``run_dir``'s metrics.json.
+    The "iteration" and the semantic, panoptic, box and mask metrics (of every test set) of the
+    last evaluation in ``run_dir``'s metrics.json.
     """
     path = os.path.join(run_dir, "metrics.json")
     if not os.path.isfile(path):
@@ -149,11 +157,38 @@ def final_result(run_dir: str) -> Optional[Dict[str, float]]:
         for line in f:
             if line.strip():
                 record = json.loads(line)
-                if any(k.startswith(_KEPT) for k in record):
+                if any(_is_metric(k) for k in record):
                     last = record
     if last is None:
         return None
-    return {k: v for k, v in last.items() if k == "iteration" or k.startswith(_KEPT)}
+    return {k: v for k, v in last.items() if k == "iteration" or _is_metric(k)}
+
+
+def datasets_scored(results: Dict) -> List[str]:
+    """The test sets the runs of ``results`` were scored on: the dataset names of "<dataset>/sem_seg/mIoU"
+    keys ("" for the unnamed one of a config with one test set); the unnamed and "*_val" ones (where a
+    study chooses) first, then the others by name."""
+    names: Dict[str, None] = {}
+    for runs in results.values():
+        for run in runs.values():
+            for key in run:
+                if _is_metric(key):
+                    names["" if key.startswith(_KEPT) else key.partition("/")[0]] = None
+    return sorted(names, key=lambda name: (name != "" and not name.endswith("_val"), name))
+
+
+def scored_on(results: Dict, name: str) -> Dict:
+    """``results`` as scored on test set ``name`` ("" the unnamed one): {variant: {seed: {metric:
+    value}}} with the dataset's prefix taken off the keys; runs not scored on it are left out."""
+    prefix = f"{name}/" if name else ""
+    view = {}
+    for variant, runs in results.items():
+        for seed, run in runs.items():
+            metrics = {k[len(prefix):]: v for k, v in run.items()
+                       if k.startswith(prefix) and k[len(prefix):].startswith(_KEPT)}
+            if metrics:
+                view.setdefault(variant, {})[seed] = metrics
+    return view
 
 
 def _write_json(path: str, data) -> None:
@@ -313,26 +348,30 @@ def class_table(results: Dict, variants: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(rows: List[Dict], results: Dict, output: str) -> None:
-    """One panel per metric: each seed as a dot, the mean as a bar."""
-    columns = _columns(rows)
-    fig, axes = plt.subplots(1, len(columns), figsize=(3.2 * len(columns), 3.4), squeeze=False)
-    names = [row["variant"] for row in rows]
-    for ax, key in zip(axes[0], columns):
-        title = METRICS[key]
-        for x, row in enumerate(rows):
-            if key not in row:
-                continue
-            ax.bar(x, row[key][0], color="#9ecae1", width=0.6)
-            values = [r[key] for r in results[row["variant"]].values() if key in r]
-            ax.plot([x] * len(values), values, "k.", markersize=6)
-        ax.set_title(title)
-        ax.set_xticks(range(len(names)))
-        ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
-        lows = [min(r[key] for r in results[n].values() if key in r) for n in names if key in
-                rows[names.index(n)]]
-        if lows:
-            ax.set_ylim(bottom=max(0.0, min(lows) - 5))
+def plot(panels: Sequence[Tuple[str, List[Dict], Dict]], output: str) -> None:
+    """A row per (test set name, :func:`summarize` rows, its results), a panel per metric: each seed
+    as a dot, the mean as a bar."""
+    width = max(len(_columns(rows)) for _, rows, _ in panels)
+    fig, axes = plt.subplots(len(panels), width, figsize=(3.2 * width, 3.4 * len(panels)), squeeze=False)
+    for ax_row, (name, rows, results) in zip(axes, panels):
+        names = [row["variant"] for row in rows]
+        columns = _columns(rows)
+        for ax in ax_row[len(columns):]:
+            ax.axis("off")
+        for ax, key in zip(ax_row, columns):
+            for x, row in enumerate(rows):
+                if key not in row:
+                    continue
+                ax.bar(x, row[key][0], color="#9ecae1", width=0.6)
+                values = [r[key] for r in results[row["variant"]].values() if key in r]
+                ax.plot([x] * len(values), values, "k.", markersize=6)
+            ax.set_title(f"{METRICS[key]} ({name})" if name else METRICS[key], fontsize=9)
+            ax.set_xticks(range(len(names)))
+            ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
+            lows = [min(r[key] for r in results[n].values() if key in r) for n in names if key in
+                    rows[names.index(n)]]
+            if lows:
+                ax.set_ylim(bottom=max(0.0, min(lows) - 5))
     fig.tight_layout()
     fig.savefig(output, dpi=90)
     plt.close(fig)
@@ -348,7 +387,7 @@ def _die_with_parent() -> None:
 
 def _check_request(variants: Sequence[str], seeds: Sequence[int], jobs: int, table: Dict) -> None:
     """ValueError naming what cannot be run: an unknown, path-like or repeated variant, a repeated
-    seed, a job count below 1."""
+    or negative seed, a job count below 1."""
     unknown = [v for v in variants if v not in table]
     if unknown:
         raise ValueError(f"unknown variants {unknown}: known are {sorted(table)} (or --define NAME ...)")
@@ -360,6 +399,10 @@ def _check_request(variants: Sequence[str], seeds: Sequence[int], jobs: int, tab
         repeated = sorted({str(v) for v in values if list(values).count(v) > 1})
         if repeated:
             raise ValueError(f"--{what} {' '.join(repeated)} given twice: two runs would train in one folder")
+    negative = [s for s in seeds if s < 0]
+    if negative:
+        raise ValueError(f"--seeds {' '.join(map(str, negative))}: a seed is 0 or more (train.seed < 0 "
+                         f"would draw a random one, which no rerun repeats)")
     if jobs < 1:
         raise ValueError(f"--jobs {jobs}: at least 1 run at a time")
 
@@ -417,22 +460,33 @@ def ablate(
     def run_overrides(variant: str) -> List[str]:
         return [*overrides, *table[variant]]
 
-    # a result or a run folder from other overrides is not this call's: refused, not reused
+    def run_config(variant: str) -> Dict[str, str]:
+        path = base_config if variant == "baseline" else sr_config
+        with open(path, "rb") as f:
+            return {"config": os.path.relpath(path), "config_sha1": hashlib.sha1(f.read()).hexdigest()}
+
+    # a result or a run folder from another config file or other overrides is not this call's:
+    # refused, not reused
     for variant in variants:
         for seed in seeds:
             done = results.get(variant, {}).get(f"seed{seed}")
             run_dir = os.path.join(output_dir, variant, f"seed{seed}")
-            recorded = os.path.join(run_dir, "overrides.json")
-            if done is not None:  # a result (one from before ablate recorded overrides has none)
-                earlier = done.get("overrides")
+            recorded = os.path.join(run_dir, "run.json")
+            if done is not None:  # a result (one from before ablate recorded its overrides has none)
+                earlier = done
             elif os.path.isfile(recorded):  # a run to resume
                 with open(recorded) as f:
                     earlier = json.load(f)
             else:
-                earlier = None
-            if earlier is not None and _with_todays_keys(earlier) != run_overrides(variant):
-                raise ValueError(f"{variant} seed {seed} was trained with overrides {earlier}, this call gives "
-                                 f"{run_overrides(variant)}: use another --output-dir and --results")
+                earlier = {}
+            if "overrides" in earlier and _with_todays_keys(earlier["overrides"]) != run_overrides(variant):
+                raise ValueError(f"{variant} seed {seed} was trained with overrides {earlier['overrides']}, this "
+                                 f"call gives {run_overrides(variant)}: use another --output-dir and --results")
+            config = run_config(variant)
+            if "config_sha1" in earlier and earlier["config_sha1"] != config["config_sha1"]:
+                raise ValueError(f"{variant} seed {seed} was trained with config {earlier['config']} (sha1 "
+                                 f"{earlier['config_sha1'][:12]}), this call gives {config['config']} (sha1 "
+                                 f"{config['config_sha1'][:12]}): use another --output-dir and --results")
             saved = glob.glob(os.path.join(glob.escape(run_dir), "model_*.pth"))
             if saved and not os.path.isfile(os.path.join(run_dir, "last_checkpoint")) and not done:
                 raise FileExistsError(f"{run_dir} holds checkpoints {sorted(map(os.path.basename, saved))[:3]} but "
@@ -447,7 +501,8 @@ def ablate(
         resume = os.path.isfile(os.path.join(run_dir, "last_checkpoint"))
         cmd = _run_command(config, run_dir, seed, run_overrides(variant), resume)
         os.makedirs(run_dir, exist_ok=True)
-        _write_json(os.path.join(run_dir, "overrides.json"), run_overrides(variant))
+        record = {**run_config(variant), "overrides": run_overrides(variant)}
+        _write_json(os.path.join(run_dir, "run.json"), record)
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
         with open(os.path.join(run_dir, "ablate.log"), "a") as log:
             log.write("$ " + " ".join(cmd) + "\n")
@@ -459,7 +514,7 @@ def ablate(
         result = final_result(run_dir)
         if result is None:
             raise RuntimeError(f"{variant} seed {seed}: {run_dir}/metrics.json has no final evaluation")
-        return variant, seed, {**result, "overrides": run_overrides(variant)}
+        return variant, seed, {**result, **record}
 
     failures = []
     with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -480,26 +535,33 @@ def ablate(
 
 def write_summary(results: Dict, variants: Sequence[str], results_path: str,
                   references: Sequence[str] = REFERENCES) -> None:
-    """``results_path`` (every run) and beside it results.md (mean, spread per variant; differences
-    to ``references`` on the same seed) and results.png."""
+    """``results_path`` (every run) and beside it results.md (per test set: mean, spread per variant;
+    differences to ``references`` on the same seed) and results.png (a row of panels per test set)."""
     output_dir = os.path.dirname(os.path.abspath(results_path))
     os.makedirs(output_dir, exist_ok=True)
     _write_json(results_path, results)
     order = list(variants) + [v for v in results if v not in variants]
-    rows = summarize(results, order)
+    panels = []
     with open(os.path.join(output_dir, "results.md"), "w") as f:
-        classes = class_table(results, order)  # none for panoptic-only evaluations
-        paired = paired_table(results, order, references)
-        f.write(markdown_table(rows))
-        if classes:
-            f.write(f"\nIoU per class, mean over seeds:\n\n{classes}")
-        if paired:
-            f.write("\nDifferences on the same seed: mean +/- standard error [t-based 95% interval] "
-                    "seeds above/below; the reading: 'supported' (the interval excludes 0), 'a "
-                    "direction' (every seed on one side, the interval does not), 'within noise':\n\n"
-                    + paired)
-    if _columns(rows):
-        plot(rows, results, os.path.join(output_dir, "results.png"))
+        for i, name in enumerate(datasets_scored(results)):
+            scored = scored_on(results, name)
+            rows = summarize(scored, order)
+            classes = class_table(scored, order)  # none for panoptic-only evaluations
+            paired = paired_table(scored, order, references)
+            if name:
+                f.write(("\n" if i else "") + f"## {name}\n\n")
+            f.write(markdown_table(rows))
+            if classes:
+                f.write(f"\nIoU per class, mean over seeds:\n\n{classes}")
+            if paired:
+                f.write("\nDifferences on the same seed: mean +/- standard error [t-based 95% interval] "
+                        "seeds above/below; the reading: 'supported' (the interval excludes 0), 'a "
+                        "direction' (every seed on one side, the interval does not), 'within noise':\n\n"
+                        + paired)
+            if _columns(rows):
+                panels.append((name, rows, scored))
+    if panels:
+        plot(panels, os.path.join(output_dir, "results.png"))
 
 
 def _split_overrides(argv: Sequence[str]):

@@ -34,6 +34,7 @@ from detectron2.data import detection_utils as utils
 from detectron2.utils.visualizer import Visualizer
 
 from sr_d2.checkpoint import load_model
+from sr_d2.config import test_dataset_names
 from sr_d2.data import read_image
 from sr_d2.modeling import SelfRegulated, exit_inference
 from sr_d2.tools.visualize import draw_labels, titled
@@ -99,7 +100,7 @@ class Predictor:
         mapper = instantiate(cfg.dataloader.test.mapper)
         self.augmentations = mapper.augmentations  # a detectron2 AugmentationList
         self.image_format = mapper.image_format
-        self.metadata = MetadataCatalog.get(cfg.dataloader.test.dataset.names)
+        self.metadata = MetadataCatalog.get(test_dataset_names(cfg)[0])
         self.model = model.eval()
         if exits and not isinstance(model, SelfRegulated):
             raise ValueError(f"--exits: the model ({type(model).__name__}) has no exits; they are an SR model's "

@@ -19,6 +19,7 @@ from detectron2.config import instantiate
 from detectron2.data import DatasetCatalog, MetadataCatalog
 
 from sr_d2.checkpoint import load_model
+from sr_d2.config import test_dataset_names, testing_on
 from sr_d2.data import read_label_map
 from sr_d2.modeling import SelfRegulated, exit_inference
 from sr_d2.utils import check_output, positive_int, written_then_renamed
@@ -30,15 +31,17 @@ __all__ = ["confusion_matrices", "describe"]
 def confusion_matrices(model, cfg) -> Dict[str, torch.Tensor]:
     """
     {output: (C, C) int64 counts, row the labelled class, column the predicted one} over the
-    test set of ``cfg``: "sem_seg" (the model's output) and, for SR models, each exit's name.
+    first test set of ``cfg`` (val, where it names val and test): "sem_seg" (the model's output) and, for SR models, each exit's name.
     Void pixels (the metadata's ``ignore_label``) are left out.
     """
-    name = cfg.dataloader.test.dataset.names
+    name = test_dataset_names(cfg)[0]
     metadata = MetadataCatalog.get(name)
     num_classes = len(metadata.stuff_classes)
     gt_files = {d["file_name"]: d["sem_seg_file_name"] for d in DatasetCatalog.get(name)}
     counts: Dict[str, torch.Tensor] = {}
-    for batch in instantiate(cfg.dataloader.test):
+    with testing_on(cfg, name):
+        loader = instantiate(cfg.dataloader.test)
+    for batch in loader:
         if isinstance(model, SelfRegulated):
             outputs = exit_inference(model, batch)
         else:
@@ -99,7 +102,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--config-file", required=True,
-                        help="LazyConfig of the model (its test set is used)")
+                        help="LazyConfig of the model (its first test set is used)")
     parser.add_argument("--checkpoint", required=True, help="its weights (model_final.pth)")
     parser.add_argument("--classes", nargs="+", required=True, help="class names to describe")
     parser.add_argument("--top", type=positive_int, default=3, help="shares listed per class and output")
@@ -112,7 +115,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         if args.output:  # before the pass over the test set
             check_output(args.output, [args.config_file, args.checkpoint], args.overwrite)
         cfg, model = load_model(args.config_file, args.checkpoint, args.opts)
-        class_names = list(MetadataCatalog.get(cfg.dataloader.test.dataset.names).stuff_classes)
+        class_names = list(MetadataCatalog.get(test_dataset_names(cfg)[0]).stuff_classes)
         _check_classes(class_names, args.classes)  # before the pass over the test set
         counts = confusion_matrices(model, cfg)
         table = describe(counts, class_names, args.classes, args.top)

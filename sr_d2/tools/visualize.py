@@ -27,6 +27,7 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.utils.visualizer import Visualizer
 
 from sr_d2.checkpoint import load_model
+from sr_d2.config import test_dataset_names
 from sr_d2.data import read_image, read_label_map
 from sr_d2.evaluation import DEFAULT_AREA_THRESHOLDS, failure_masks
 from sr_d2.modeling import SelfRegulated, exit_inference
@@ -95,7 +96,7 @@ def visualize(
     existing file only with ``overwrite`` (:func:`check_output`).
     """
     cfg = models[0][1]
-    name = cfg.dataloader.test.dataset.names
+    name = test_dataset_names(cfg)[0]
     dicts = DatasetCatalog.get(name)
     bad = [i for i in indices if not 0 <= i < len(dicts)]
     if bad:
@@ -105,7 +106,7 @@ def visualize(
     metadata = MetadataCatalog.get(name)
     classes = list(metadata.stuff_classes)
     for tag, model_cfg, _ in models:  # every drawing is named with the first test set's classes
-        own = MetadataCatalog.get(model_cfg.dataloader.test.dataset.names).get("stuff_classes")
+        own = MetadataCatalog.get(test_dataset_names(model_cfg)[0]).get("stuff_classes")
         count = model_cfg.model.get("sem_seg_head", {}).get("num_classes", len(classes))
         if count != len(classes) or (own is not None and list(own) != classes):
             raise ValueError(f"{tag} predicts {count} classes ({', '.join(own or ['?'])}), the images are "
@@ -131,7 +132,7 @@ def visualize(
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config-file", required=True, help="LazyConfig of the model (its test set is used)")
+    parser.add_argument("--config-file", required=True, help="LazyConfig of the model (its first test set is used)")
     parser.add_argument("--checkpoint", required=True, help="its weights (model_final.pth)")
     parser.add_argument("--compare", nargs=2, metavar=("CONFIG", "CHECKPOINT"),
                         help="a second model, drawn next to the first")

@@ -6,8 +6,8 @@ import os
 import pytest
 
 from sr_d2.tools.ablate import (
-    VARIANTS, ablate, baseline_config, class_table, markdown_table, paired_stats, paired_table, summarize,
-    t_quantile)
+    VARIANTS, ablate, baseline_config, class_table, markdown_table, scored_on, paired_stats, paired_table,
+    summarize, t_quantile, datasets_scored, write_summary)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SR_CONFIG = os.path.join(REPO, "configs", "synthetic", "sr_sem_seg_fpn_R18.py")
@@ -197,6 +197,7 @@ def test_every_named_variant_sets_its_keys_and_builds(variant):
     (["sr-d2"], [1, 1], 1, "--seeds 1 given twice"),
     (["../x"], [0], 1, r"\['../x'\] are not names"),
     (["sr-d2"], [0], 0, "--jobs 0: at least 1"),
+    (["sr-d2"], [0, -1], 1, "--seeds -1: a seed is 0 or more"),
 ])
 def test_requests_that_would_mix_runs_or_leave_the_folder_are_refused(variants, seeds, jobs, message, tmp_path):
     defined = {"../x": []}
@@ -229,9 +230,56 @@ def test_results_and_runs_of_other_overrides_are_not_reused(tmp_path):
                   results_path=str(study))["sr-d2"]["seed0"]["sem_seg/mIoU"] == 50.0
     run = tmp_path / "sr-f-res3" / "seed0"  # a half-trained run, to resume only as it was started
     run.mkdir(parents=True)
-    (run / "overrides.json").write_text(json.dumps(["train.max_iter=10", *VARIANTS["sr-f-res3"]]))
+    (run / "run.json").write_text(json.dumps({"overrides": ["train.max_iter=10", *VARIANTS["sr-f-res3"]]}))
     with pytest.raises(ValueError, match="sr-f-res3 seed 0 was trained with overrides"):
         ablate(SR_CONFIG, ["sr-f-res3"], [0], str(tmp_path), overrides=["train.max_iter=20"])
+
+
+def test_results_of_another_config_file_are_not_reused(tmp_path):
+    import hashlib
+    import shutil
+
+    config = tmp_path / "configs" / "sr_sem_seg_fpn_R18.py"  # the same file name, two contents
+    shutil.copytree(os.path.dirname(SR_CONFIG), config.parent)
+    sha1 = hashlib.sha1(config.read_bytes()).hexdigest()
+    study = tmp_path / "results.json"
+    study.write_text(json.dumps({"sr-d2": {"seed0": {"sem_seg/mIoU": 50.0, "overrides": [], "config_sha1": sha1,
+                                                      "config": "configs/sr_sem_seg_fpn_R18.py"}}}))
+    assert ablate(str(config), ["sr-d2"], [0], str(tmp_path), results_path=str(study))["sr-d2"]["seed0"][
+        "sem_seg/mIoU"] == 50.0
+    config.write_text(config.read_text() + "train.max_iter = 7\n")
+    with pytest.raises(ValueError, match=rf"sr-d2 seed 0 was trained with config configs/sr_sem_seg_fpn_R18.py "
+                                         rf"\(sha1 {sha1[:12]}\), this call gives .*sr_sem_seg_fpn_R18.py"):
+        ablate(str(config), ["sr-d2"], [0], str(tmp_path), results_path=str(study))
+    assert json.loads(study.read_text())["sr-d2"]["seed0"]["sem_seg/mIoU"] == 50.0  # kept
+
+
+def test_each_test_set_gets_its_own_tables_val_first(tmp_path):
+    # a config scoring val and test stores "<dataset>/sem_seg/mIoU" (detectron2's flattened results)
+    def run(val, test):
+        return {"iteration": 9, "d_val/sem_seg/mIoU": val, "d_test/sem_seg/mIoU": test,
+                "d_test/sem_seg/IoU-pole": test / 2}
+
+    results = {"plain": {"seed0": run(50.0, 40.0), "seed1": run(52.0, 44.0)},
+               "sr": {"seed0": run(51.0, 39.0), "seed1": run(54.0, 45.0)},
+               "old": {"seed0": {"sem_seg/mIoU": 10.0}}}  # a run of a config with one test set
+    assert datasets_scored(results) == ["", "d_val", "d_test"]
+    assert scored_on(results, "d_test") == {
+        "plain": {"seed0": {"sem_seg/mIoU": 40.0, "sem_seg/IoU-pole": 20.0},
+                  "seed1": {"sem_seg/mIoU": 44.0, "sem_seg/IoU-pole": 22.0}},
+        "sr": {"seed0": {"sem_seg/mIoU": 39.0, "sem_seg/IoU-pole": 19.5},
+               "seed1": {"sem_seg/mIoU": 45.0, "sem_seg/IoU-pole": 22.5}}}
+    assert scored_on(results, "") == {"old": {"seed0": {"sem_seg/mIoU": 10.0}}}
+    del results["old"]
+    write_summary(results, ["plain", "sr"], str(tmp_path / "results.json"), references=["plain"])
+    md = (tmp_path / "results.md").read_text()
+    val, test = md.split("## d_test")
+    assert val.startswith("## d_val") and "| sr | 2 | 52.5 +/- 2.1 |" in val and "IoU per class" not in val
+    # sr - plain on test: -1, +1 -> 0.0 +/- 1.0; on val +1, +2
+    assert "| sr - plain | 2 | +0.0 +/- 1.0 [-12.7, +12.7] 1/1 | within noise |" in test
+    assert "| sr - plain | 2 | +1.5 +/- 0.5 [-4.9, +7.9] 2/0 | a direction |" in val
+    assert "| sr | 21.0 |" in test  # (19.5 + 22.5) / 2
+    assert (tmp_path / "results.png").stat().st_size > 0
 
 
 def test_results_recorded_under_selfregulations_earlier_keys_are_reused(tmp_path):

@@ -1,5 +1,5 @@
 """
-CamVid, 11-class version (SegNet's split): ``<root>/{train,val}`` and ``<root>/{train,val}annot``;
+CamVid, 11-class version (SegNet's split): ``<root>/{train,val,test}`` and ``<root>/{train,val,test}annot``;
 and its weak form: the train images with pseudo-label masks and true image-level labels.
 """
 import hashlib
@@ -47,7 +47,7 @@ def _check_root(root: str) -> None:
                                 f"imported)")
 
 
-def register_camvid(root: str, splits=("train", "val")) -> None:
+def register_camvid(root: str, splits=("train", "val", "test")) -> None:
     """Register ``camvid_sem_seg_<split>`` for each of ``splits``; ``root`` is read on first load."""
     for split in splits:
         image_dir, gt_dir = os.path.join(root, split), os.path.join(root, split + "annot")
