@@ -5,6 +5,7 @@ import difflib
 import os
 from typing import Iterator, List, Sequence
 
+import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from detectron2.config import CfgNode, LazyConfig
@@ -12,7 +13,7 @@ from detectron2.config import CfgNode, LazyConfig
 from .engine.hooks import SR_SCHEDULE
 from .modeling.self_regulation import SR_PRESETS, yacs_settings
 
-__all__ = ["add_sr_config", "load_lazy_config", "test_dataset_names", "testing_on"]
+__all__ = ["add_sr_config", "check_yaml_is_data", "load_lazy_config", "test_dataset_names", "testing_on"]
 
 
 def add_sr_config(cfg: CfgNode) -> None:
@@ -53,6 +54,22 @@ def _all_keys(cfg, prefix: str = "") -> List[str]:
     return keys
 
 
+def check_yaml_is_data(path: str) -> None:
+    """
+    ValueError naming the tag and line where the YAML file ``path`` would construct a Python object
+    (``!!python/object/apply:os.system`` runs a command): detectron2 reads YAML configs with
+    ``yaml.unsafe_load``, sr-d2 reads them only once plain data (as a run's config.yaml is).
+    """
+    with open(path) as f:
+        try:
+            yaml.safe_load(f)
+        except yaml.constructor.ConstructorError as e:
+            mark = e.problem_mark
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            raise ValueError(f"config file {path}{where}: {e.problem}; a YAML config is read as data, and "
+                             f"a tag that constructs a Python object could run code") from None
+
+
 def load_lazy_config(path: str, overrides: Sequence[str] = ()) -> DictConfig:
     """
     Load the LazyConfig file ``path`` and apply ``overrides`` ("a.b=value"). Unlike
@@ -61,6 +78,8 @@ def load_lazy_config(path: str, overrides: Sequence[str] = ()) -> DictConfig:
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"config file {path!r} does not exist")
+    if path.endswith((".yaml", ".yml")):
+        check_yaml_is_data(path)
     # normalised: LazyConfig resolves a config's relative imports from the path's folders
     cfg = LazyConfig.load(os.path.abspath(path))
     numbers = {}  # key -> its number in the file, which an override must keep a number

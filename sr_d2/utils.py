@@ -1,10 +1,11 @@
-"""Small helpers shared by sr-d2's tools."""
+"""Small helpers shared by sr-d2's modules and tools."""
 import argparse
+import math
 import os
 from contextlib import contextmanager
 from typing import Iterable, Iterator
 
-__all__ = ["check_output", "positive_int", "written_then_renamed"]
+__all__ = ["check_output", "is_setting", "positive_int", "written_then_renamed"]
 
 
 def check_output(path: str, inputs: Iterable[str] = (), overwrite: bool = False) -> None:
@@ -21,6 +22,14 @@ def check_output(path: str, inputs: Iterable[str] = (), overwrite: bool = False)
                                   f"give another output")
     if not overwrite:
         raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
+
+
+def is_setting(value, minimum: float = 0.0, above: bool = False) -> bool:
+    """A number setting (not a bool) that is finite and ``>= minimum`` (``> minimum`` with ``above``):
+    a NaN would pass ``value < minimum`` and switch its loss off unseen."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return False
+    return value > minimum if above else value >= minimum
 
 
 def positive_int(text: str) -> int:

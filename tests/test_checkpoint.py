@@ -80,3 +80,32 @@ def test_a_healthy_model_with_large_batchnorm_statistics_is_saved_a_non_finite_o
     checkpointer.save("broken")
     assert not (tmp_path / "broken.pth").exists()
     assert checkpointer.get_checkpoint_file() == str(tmp_path / "large.pth")
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("w.pyth", {"model": {}}, r"w.pyth is not pycls weights: a .pyth file holds them under 'model_state', this "
+                              r"one's keys are \['model'\]"),
+    ("w.pth", {"model": [1, 2]}, r"w.pth holds a list where its weights \(a dict of tensors\) should be"),
+    ("w.pth", {"model": {"a": "text"}}, r"w.pth holds \['a'\], which are not arrays"),
+    ("w.pkl", [1, 2], r"w.pkl is not detectron2 model-zoo weights"),
+], ids=["pyth-without-model_state", "model-list", "model-of-text", "trusted-pkl-list"])
+def test_weights_files_of_another_shape_are_named(name, content, message, tmp_path, monkeypatch):
+    from sr_d2.checkpoint import TRUSTED_PICKLES_ENV
+
+    path = tmp_path / name
+    if name.endswith(".pkl"):
+        path.write_bytes(pickle.dumps(content))
+        monkeypatch.setenv(TRUSTED_PICKLES_ENV, str(path))
+    else:
+        torch.save(content, path)
+    with pytest.raises(ValueError, match=message):
+        load_model(CONFIG, str(path))
+
+
+def test_an_sr_checkpoint_on_a_plain_config_names_export_plain(tmp_path):
+    sr = instantiate(load_lazy_config(CONFIG).model)
+    DetectionCheckpointer(sr, str(tmp_path)).save("sr")
+    plain = os.path.join(os.path.dirname(CONFIG), "sem_seg_fpn_R18.py")
+    with pytest.raises(ValueError, match=rf"{tmp_path}/sr.pth does not fit the config's model .*it is an SR "
+                                         rf"model's checkpoint .*python -m sr_d2.tools.export_plain"):
+        load_model(plain, str(tmp_path / "sr.pth"))

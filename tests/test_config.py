@@ -84,3 +84,16 @@ def test_shipped_augmentations_map_an_image_and_its_labels(path, tmp_path):
         assert out["sem_seg"].dtype == torch.int64
         assert out["sem_seg"].shape == out["image"].shape[1:]
         assert set(out["sem_seg"].unique().tolist()) <= set(np.unique(labels).tolist())
+
+
+def test_a_yaml_config_that_would_construct_an_object_is_refused_before_it_runs(tmp_path):
+    import train_net
+
+    marker = tmp_path / "ran"
+    evil = tmp_path / "evil.yaml"
+    evil.write_text(f'model: !!python/object/apply:os.system ["touch {marker}"]\n')
+    args = train_net.argument_parser().parse_args(["--config-file", str(evil)])
+    with pytest.raises(ValueError, match=r"evil.yaml at line 1: could not determine a constructor for the tag "
+                                         r"'tag:yaml.org,2002:python/object/apply:os.system'.*could run code"):
+        train_net.main(args)
+    assert not marker.exists()

@@ -426,3 +426,49 @@ def test_one_pixel_images_train_and_evaluate(tmp_path):  # #38.7: they once ende
     finally:
         DatasetCatalog.remove("test_one_pixel")
         MetadataCatalog.remove("test_one_pixel")
+
+
+@pytest.mark.parametrize("override, message", [
+    ("optimizer.lr=nan", r"optimizer.lr=nan: a finite number >= 0"),
+    ("optimizer.lr=inf", r"optimizer.lr=inf: a finite number >= 0"),
+    ("optimizer.weight_decay=-1e-4", r"optimizer.weight_decay=-0.0001: a finite number >= 0"),
+])
+def test_a_non_finite_optimizer_setting_is_named_before_anything_is_built(tiny_synthetic, tmp_path, override,
+                                                                        message):
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match=message):
+        train_net.main(_args(tiny_synthetic, str(out), override))
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("override, message", [
+    ("model.self_regulation.weight_dict.loss_sr_f=nan", r"weight_dict\['loss_sr_f'\] must be a finite number >= 0, "
+                                                        r"got nan"),
+    ("model.self_regulation.weight_dict.loss_sr_l=inf", r"weight_dict\['loss_sr_l'\] must be a finite number"),
+    ("model.self_regulation.sr_f.tau=0", r"sr_f.tau must be a finite number > 0 \(it divides the logits\), got 0"),
+    ("model.self_regulation.sr_l.tau=nan", r"sr_l.tau must be a finite number > 0"),
+    ("model.self_regulation.exit_head.backbone_grad_scale=nan", r"backbone_grad_scale must be a finite number"),
+])
+def test_a_setting_that_would_switch_a_loss_off_or_make_it_nan_is_named(tiny_synthetic, tmp_path, override,
+                                                                       message):
+    with pytest.raises(ValueError, match=message):
+        train_net.main(_args(tiny_synthetic, str(tmp_path), override, config=SR_CONFIG))
+    assert not os.path.exists(tmp_path / "metrics.json")  # nothing trained
+
+
+def test_initial_weights_sharing_no_weight_with_the_model_are_refused(tiny_synthetic, tmp_path):
+    other = tmp_path / "other.pth"
+    torch.save({"model": {"encoder.conv.weight": torch.zeros(3, 3)}}, other)
+    with pytest.raises(ValueError, match=r"train.init_checkpoint: none of its 1 weights is one of the model's \d+ "
+                                         r"\(its keys e.g. \['encoder.conv.weight'\], the model's e.g. \['backbone"):
+        train_net.main(_args(tiny_synthetic, str(tmp_path / "a"), f"train.init_checkpoint={other}"))
+    assert not _iterations_or_none(str(tmp_path / "a"))  # nothing trained
+    for flag in ("", "--eval-only"):  # a folder, for training and for evaluation
+        with pytest.raises(IsADirectoryError, match=rf"train.init_checkpoint='{tmp_path}' is a folder: give a "
+                                                    rf"weights file in it \(e.g. {tmp_path}/model_final.pth\)"):
+            train_net.main(_args(tiny_synthetic, str(tmp_path / "b"), *[flag] * bool(flag),
+                                 f"train.init_checkpoint={tmp_path}"))
+
+
+def _iterations_or_none(output_dir):
+    return _iterations(output_dir) if os.path.isfile(os.path.join(output_dir, "metrics.json")) else None

@@ -168,9 +168,11 @@ class SemSegDatasetMapper(DatasetMapper):
             sem_seg = _transformable(sem_seg)
         aug_input = T.AugInput(image, sem_seg=sem_seg)
         self.augmentations(aug_input)
-        dataset_dict["image"] = torch.as_tensor(np.ascontiguousarray(aug_input.image.transpose(2, 0, 1)))
+        # copied (np.array copies): a flip of a side of 1 px keeps a negative stride that numpy still
+        # calls contiguous, which torch refuses
+        dataset_dict["image"] = torch.as_tensor(np.array(aug_input.image.transpose(2, 0, 1), order="C"))
         if aug_input.sem_seg is not None:
-            dataset_dict["sem_seg"] = torch.as_tensor(aug_input.sem_seg.astype("long"))
+            dataset_dict["sem_seg"] = torch.as_tensor(np.array(aug_input.sem_seg, dtype=np.int64, order="C"))
         return dataset_dict
 
     def check_label_values(self, sem_seg: np.ndarray, label_file: str) -> None:

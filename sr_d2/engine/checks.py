@@ -14,9 +14,11 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 
 from ..checkpoint import load_torch_file
 from ..data import check_pair_headers
+from ..utils import is_setting
 
 __all__ = [
     "LOCK_FILE", "check_datasets", "check_fresh_output_dir", "check_resumable", "check_train_settings",
+    "check_unfinished",
     "output_dir_lock",
 ]
 
@@ -25,6 +27,8 @@ LOCK_FILE = ".sr_d2.lock"
 
 # The sections a training config defines (detectron2's LazyConfig layout).
 _SECTIONS = ("model", "dataloader", "train", "optimizer", "lr_multiplier")
+# Settings that must be finite numbers >= 0.
+_OPTIMIZER_SETTINGS = ("optimizer.lr", "optimizer.weight_decay", "optimizer.momentum")
 # Counts that must be whole numbers of at least 1 (``train.eval_period`` may be 0: evaluate at the end only).
 _POSITIVE_COUNTS = ("train.max_iter", "train.checkpointer.period", "train.log_period",
                     "dataloader.train.total_batch_size")
@@ -34,7 +38,8 @@ def check_train_settings(cfg, config_file: str, eval_only: bool = False) -> None
     """
     The config is a training config (its sections) and its counts are usable: each of
     ``_POSITIVE_COUNTS`` a whole number >= 1 (a float such as 1e3 that is whole becomes an int),
-    ``train.eval_period`` >= 0. ValueError naming the file or the key and the value.
+    ``train.eval_period`` >= 0, each of ``_OPTIMIZER_SETTINGS`` finite and >= 0. ValueError naming the
+    file or the key and the value.
     """
     missing = [s for s in (("model", "dataloader", "train") if eval_only else _SECTIONS) if s not in cfg]
     if missing:
@@ -54,6 +59,11 @@ def check_train_settings(cfg, config_file: str, eval_only: bool = False) -> None
             raise ValueError(f"{key}={value!r}: a whole number of at least {least} "
                              f"({'0 evaluates at the end only' if least == 0 else 'iterations or images'})")
         parent[name] = int(value)
+    for key in _OPTIMIZER_SETTINGS:
+        value = OmegaConf.select(cfg, key, default=None)
+        if value is not None and not is_setting(value):
+            raise ValueError(f"{key}={value!r}: a finite number >= 0 (a NaN or infinite one makes every "
+                             f"weight NaN at the first step)")
 
 
 def check_datasets(cfg, splits=("train", "test")) -> None:
@@ -140,13 +150,40 @@ def check_resumable(output_dir: str, overwrite: bool) -> None:
                 f"0 and append to them; start anew with --overwrite, or train elsewhere") from None
         return
     with open(last) as f:
-        path = os.path.join(output_dir, f.read().strip())
+        named = f.read().strip()
+    path = os.path.join(output_dir, named)
+    if not os.path.isfile(path):
+        fix = (f"write the one to resume from into it (echo {saved[-1]} > {last})" if saved else
+               "nothing to resume: start anew with --overwrite")
+        raise FileNotFoundError(f"--resume: {last} names {named!r}, which is not in the folder (its checkpoints: "
+                                f"{saved}); {fix}")
     try:
         load_torch_file(path)
     except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as e:
         others = [f for f in saved if os.path.join(output_dir, f) != path]
         raise RuntimeError(f"--resume: the last checkpoint {path} cannot be read ({e}); the folder's "
                            f"other checkpoints: {others}") from None
+
+
+def check_unfinished(output_dir: str, start_iter: int, max_iter: int) -> None:
+    """
+    ``--resume`` at ``start_iter`` (the checkpoint's iteration + 1) trains on to ``max_iter``: a run
+    that trained past ``max_iter``, or trained to it and recorded its final evaluation in
+    metrics.json, is finished (resuming would append a second final evaluation): ValueError. A run
+    killed between its last checkpoint and its final evaluation resumes to evaluate.
+    """
+    if start_iter < max_iter:
+        return
+    evaluated = False
+    path = os.path.join(output_dir, "metrics.json")
+    if start_iter == max_iter and os.path.isfile(path):
+        with open(path) as f:  # evaluations are stored as "<task>/<metric>"; training scalars have no "/"
+            records = [json.loads(line) for line in f if line.strip()]
+        evaluated = any(r.get("iteration", -1) >= max_iter - 1 and any("/" in k for k in r) for r in records)
+    if start_iter > max_iter or evaluated:
+        raise ValueError(f"--resume: the run in {output_dir} is finished: it trained {start_iter} iterations "
+                         f"(train.max_iter={max_iter})" + (" and recorded its final evaluation" if evaluated else "")
+                         + "; raise train.max_iter to train on, or evaluate it with --eval-only")
 
 
 def _alive(pid: int) -> bool:

@@ -4,9 +4,11 @@ Training and evaluation with detectron2's trainer, hooks and evaluators (LazyCon
 """
 import argparse
 import contextlib
+import json
 import logging
 import os
 import socket
+import time
 from typing import Optional
 
 import torch
@@ -31,11 +33,13 @@ from ..checkpoint import EvalCheckpointer, TrainCheckpointer
 from ..config import load_lazy_config, test_dataset_names, testing_on
 from ..evaluation import failure_table, sem_seg_table
 from ..modeling import SelfRegulation
+from ..utils import written_then_renamed
 from .checks import (
     check_datasets,
     check_fresh_output_dir,
     check_resumable,
     check_train_settings,
+    check_unfinished,
     output_dir_lock,
 )
 from .hooks import SRSchedule
@@ -108,10 +112,11 @@ def sr_schedule(cfg, model) -> Optional[SRSchedule]:
     return None
 
 
-def do_train(args, cfg) -> dict:
+def do_train(args, cfg, record: Optional[bytes] = None) -> dict:
     """
     Train ``cfg.model`` for ``cfg.train.max_iter`` iterations, evaluating every
-    ``cfg.train.eval_period`` and at the end; returns the last evaluation's results.
+    ``cfg.train.eval_period`` and at the end; returns the last evaluation's results. ``record``:
+    the config.yaml of this ``--resume``, written over the run's once its checkpoint is accepted.
     """
     if cfg.train.amp.enabled and cfg.train.device != "cuda":
         raise ValueError(f"train.amp.enabled=True needs train.device='cuda', not {cfg.train.device!r}")
@@ -162,6 +167,10 @@ def do_train(args, cfg) -> dict:
     if resumed:
         apply_config_hyperparameters(optimizer, config_groups)
     start_iter = trainer.iter + 1 if resumed else 0
+    if resumed:
+        check_unfinished(cfg.train.output_dir, start_iter, cfg.train.max_iter)
+        if record is not None:  # the resume is accepted: its config is the run's record from here on
+            _write_whole(os.path.join(cfg.train.output_dir, "config.yaml"), record)
     trainer.train(start_iter, cfg.train.max_iter)
     return last_results
 
@@ -171,6 +180,9 @@ def do_eval_only(cfg) -> dict:
     path = cfg.train.init_checkpoint
     if not path:
         raise ValueError("--eval-only needs weights: add train.init_checkpoint=<path to .pth>")
+    if "://" not in path and os.path.isdir(path):
+        raise IsADirectoryError(f"train.init_checkpoint={path!r} is a folder: give a weights file in it "
+                                f"(e.g. {os.path.join(path, 'model_final.pth')})")
     if "://" not in path and not os.path.isfile(path):
         raise FileNotFoundError(f"train.init_checkpoint={path!r} does not exist")
     model = ddp_model(cfg, instantiate(cfg.model).to(cfg.train.device))
@@ -178,19 +190,55 @@ def do_eval_only(cfg) -> dict:
     return do_test(cfg, model)
 
 
+def evaluation_dir(output_dir: str) -> str:
+    """A new folder ``output_dir/eval-<date>-<time>[-k]`` for an evaluation's record (config.yaml,
+    log.txt, results.json): the training run's own record in ``output_dir`` stays as it trained."""
+    stamp = os.path.join(output_dir, time.strftime("eval-%Y%m%d-%H%M%S"))
+    path, k = stamp, 1
+    while os.path.exists(path):
+        k += 1
+        path = f"{stamp}-{k}"
+    return path
+
+
+def _write_whole(path: str, data: bytes) -> None:
+    with written_then_renamed(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+
+
 def main(args) -> dict:
     cfg = load_lazy_config(args.config_file, args.opts)
     check_train_settings(cfg, args.config_file, eval_only=args.eval_only)
     check_datasets(cfg, ("test",) if args.eval_only else ("train", "test"))
+    if args.eval_only:  # its own record, beside the training run's
+        cfg.train.output_dir = evaluation_dir(cfg.train.output_dir) if comm.is_main_process() else ""
+        cfg.train.output_dir = comm.all_gather(cfg.train.output_dir)[0]
     # the main process owns train.output_dir: it locks and checks it (clearing it with --overwrite)
     owner = not args.eval_only and comm.is_main_process()
     with output_dir_lock(cfg.train.output_dir) if owner else contextlib.nullcontext():
         if owner:
             (check_resumable if args.resume else check_fresh_output_dir)(cfg.train.output_dir, args.overwrite)
+        record = os.path.join(cfg.train.output_dir, "config.yaml")
+        kept = None  # a resumed run's record: this run's replaces it once the resume is accepted
+        if owner and args.resume and os.path.isfile(record):
+            with open(record, "rb") as f:
+                kept = f.read()
         comm.synchronize()
-        default_setup(cfg, args)
+        default_setup(cfg, args)  # writes config.yaml
+        resumed_record = None
+        if kept is not None and os.path.isfile(record):
+            with open(record, "rb") as f:
+                resumed_record = f.read()
+            _write_whole(record, kept)
         setup_logger(cfg.train.output_dir, distributed_rank=comm.get_rank(), name="sr_d2")
-        return do_eval_only(cfg) if args.eval_only else do_train(args, cfg)
+        if not args.eval_only:
+            return do_train(args, cfg, resumed_record)
+        results = do_eval_only(cfg)
+        if comm.is_main_process():
+            with open(os.path.join(cfg.train.output_dir, "results.json"), "w") as f:
+                json.dump(results, f, indent=1, default=float)
+            logger.info("The evaluation's record (config.yaml, log.txt, results.json): %s", cfg.train.output_dir)
+        return results
 
 
 EXAMPLES = """Examples:

@@ -10,6 +10,7 @@ import torch
 
 from detectron2.utils.registry import Registry
 
+from ..utils import is_setting
 from .losses import SR_F_GATES, class_argmax, sem_seg_ce_loss, sr_f_loss, sr_l_loss
 
 __all__ = ["SR_F_TARGETS", "SRFeatureLoss", "SRLogitLoss", "random_mask_shares"]
@@ -49,8 +50,8 @@ class SRFeatureLoss:
         for name, (value, allowed) in choices.items():
             if value not in allowed:
                 problems.append(f"sr_f.{name} must be one of {allowed}, got {value!r}")
-        if isinstance(self.tau, bool) or not isinstance(self.tau, (int, float)) or self.tau < 0:
-            problems.append(f"sr_f.tau must be a number >= 0, got {self.tau!r}")
+        if not is_setting(self.tau, above=True):
+            problems.append(f"sr_f.tau must be a finite number > 0 (it divides the logits), got {self.tau!r}")
         if not (self.teacher is None or isinstance(self.teacher, str)):
             problems.append(f"sr_f.teacher must be a feature name, names joined by '+', or None; got {self.teacher!r}")
         if not isinstance(self.class_balanced, bool):
@@ -113,8 +114,8 @@ class SRLogitLoss:
         problems = []
         if self.mode not in SR_L_MODES:
             problems.append(f"sr_l.mode must be one of {SR_L_MODES}, got {self.mode!r}")
-        if isinstance(self.tau, bool) or not isinstance(self.tau, (int, float)) or self.tau < 0:
-            problems.append(f"sr_l.tau must be a number >= 0, got {self.tau!r}")
+        if not is_setting(self.tau, above=True):
+            problems.append(f"sr_l.tau must be a finite number > 0 (it divides the logits), got {self.tau!r}")
         if problems:
             raise ValueError("SelfRegulation: " + "; ".join(problems))
 

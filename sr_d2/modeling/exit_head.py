@@ -7,6 +7,8 @@ from torch.nn import functional as F
 
 from detectron2.layers import Conv2d, get_norm
 
+from ..utils import is_setting
+
 __all__ = ["ExitHead", "ImageClassifier", "grad_scaled"]
 
 
@@ -50,9 +52,9 @@ class ExitHead(nn.Module):
                 input (the exit learns, the backbone is left to the model's heads).
         """
         super().__init__()
-        if isinstance(backbone_grad_scale, bool) or not isinstance(backbone_grad_scale, (int, float)) \
-                or backbone_grad_scale < 0:
-            raise ValueError(f"ExitHead: backbone_grad_scale must be a number >= 0, got {backbone_grad_scale!r}")
+        if not is_setting(backbone_grad_scale):
+            raise ValueError(f"ExitHead: backbone_grad_scale must be a finite number >= 0, got "
+                             f"{backbone_grad_scale!r}")
         self.backbone_grad_scale = float(backbone_grad_scale)
         convs = []
         channels = in_channels

@@ -26,6 +26,7 @@ from detectron2.layers import Conv2d, ShapeSpec
 from detectron2.modeling import Backbone
 from detectron2.utils import comm
 
+from ..utils import is_setting
 from .criterion import SRFeatureLoss, SRLogitLoss
 from .exit_head import ExitHead, ImageClassifier, grad_scaled
 from .losses import (
@@ -377,8 +378,8 @@ def _check_settings(input_shape, *, num_classes, exit_head, loss_stride, label_s
                         f"got {dict(weight_dict) if isinstance(weight_dict, Mapping) else weight_dict!r}")
         weight_dict = {}
     for name, value in {f"weight_dict[{k!r}]": v for k, v in weight_dict.items()}.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            problems.append(f"{name} must be a number >= 0, got {value!r}")
+        if not is_setting(value):
+            problems.append(f"{name} must be a finite number >= 0, got {value!r}")
     for name, value in {"num_classes": num_classes, "loss_stride": loss_stride}.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             problems.append(f"{name} must be an integer >= 1, got {value!r}")

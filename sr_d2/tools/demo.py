@@ -67,6 +67,9 @@ def drawing_names(files: Sequence[str], output_dir: str) -> Dict[str, str]:
     for inputs that share a stem. ValueError, before anything is written, if ``output_dir`` holds
     an input image (a drawing could replace it) or two inputs would be drawn to one file.
     """
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise ValueError(f"--output {output_dir} is a file: --output is the folder the drawings go to "
+                         f"(one <image name>.png each)")
     output_real = os.path.realpath(output_dir)
     inside = [f for f in files if os.path.dirname(os.path.realpath(f)) == output_real]
     if inside:

@@ -62,6 +62,8 @@ def prepared_images(cfg, paths: Sequence[str]) -> List[torch.Tensor]:
     mapper = instantiate(cfg.dataloader.test.mapper)
     images = []
     for path in paths:
+        if os.path.isdir(path):
+            raise IsADirectoryError(f"--images {path} is a folder: give image files (e.g. {path}/*.png)")
         if not os.path.isfile(path):
             raise FileNotFoundError(f"image {path!r} does not exist")
         images.append(mapper({"file_name": path})["image"])

@@ -8,6 +8,7 @@ spans of the iterations (runs given one name, e.g. the seeds of a variant, avera
         --names baseline SR --output curves.png --windows 4
 """
 import argparse
+import difflib
 import json
 import math
 import os
@@ -69,8 +70,9 @@ def plot_metrics(
 ) -> List[str]:
     """
     Write the curves of ``runs`` (labelled ``names``) to the PNG ``output``: every loss term any
-    run logged, SR's switch-on (``SR_SWITCH``), then each of ``metrics`` that some run logged.
-    Returns the panels' keys.
+    run logged, SR's switch-on (``SR_SWITCH``), then each of ``metrics`` that some run logged (on
+    each test set: "sem_seg/mIoU" plots "<dataset>/sem_seg/mIoU" of each). ValueError naming a
+    metric given that no run logged. Returns the panels' keys.
     """
     if len(names) != len(runs):
         raise ValueError(f"{len(names)} names for {len(runs)} runs")
@@ -78,7 +80,17 @@ def plot_metrics(
     losses = sorted({k for s in series for k in s if k.startswith("loss_")})
     keys = ["total_loss"] * any("total_loss" in s for s in series) + losses
     keys += [k for k in SR_SWITCH if any(k in s for s in series)]
-    keys += [m for m in metrics if any(m in s for s in series)]
+    logged = sorted({k for s in series for k in s if "/" in k})  # evaluations: "<task>/<metric>"
+    # a metric of a config with several test sets is logged as "<dataset>/<task>/<metric>" each
+    found = {m: [k for k in logged if k == m or k.endswith("/" + m)] for m in metrics}
+    unknown = [m for m in metrics if not found[m] and m not in DEFAULT_METRICS]
+    if unknown:
+        close = {m: difflib.get_close_matches(m, logged, n=2) for m in unknown}
+        hints = "; ".join(f"{m}: did you mean {', '.join(c)}?" for m, c in close.items() if c)
+        raise ValueError(f"--metrics {' '.join(unknown)}: no run logged it" + (f" ({hints})" if hints else "")
+                         + f"; the runs' metrics: {', '.join(logged[:12]) or 'none'}"
+                         + (" ..." if len(logged) > 12 else ""))
+    keys += [k for m in metrics for k in found[m]]
     if not keys:
         raise ValueError(f"none of {list(runs)} logged losses or any of {list(metrics)}")
     cols = min(4, len(keys))

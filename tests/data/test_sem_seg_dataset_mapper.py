@@ -124,3 +124,14 @@ def test_images_with_an_exif_orientation_are_named_in_a_warning(tmp_path, caplog
         check_pair_headers([d, _pair(tmp_path / "..", np.zeros((2, 3)))], "turned")
     assert "dataset 'turned': 1 images carry an EXIF orientation" in caplog.text
     assert "im.jpg" in caplog.text and "must be drawn on the turned image" in caplog.text
+
+
+@pytest.mark.parametrize("size,image_format", [((1, 1), "RGB"), ((40, 1), "L"), ((1, 1), "L")])
+def test_a_side_of_one_pixel_flips(tmp_path, size, image_format):
+    # a flip of a 1-px side gives numpy a negative stride it still calls contiguous; torch refused it
+    label = np.arange(size[0] * size[1]).reshape(size) % 3
+    mapper = SemSegDatasetMapper(True, augmentations=[T.RandomFlip(prob=1.0, horizontal=True)],
+                                 image_format=image_format, num_classes=3, ignore_label=255)
+    out = mapper(_pair(tmp_path, label))
+    assert out["image"].shape == (1 if image_format == "L" else 3, *size)
+    assert out["sem_seg"].tolist() == label[:, ::-1].tolist()

@@ -124,6 +124,15 @@ def test_an_output_that_cannot_be_a_folder_is_named(sr_weights, tmp_path, capsys
     assert code == 1 and "file/out" in capsys.readouterr().err
 
 
+def test_an_output_that_is_a_file_is_named_and_kept(sr_weights, tmp_path, capsys):
+    _image(tmp_path / "x.png")
+    (tmp_path / "out.png").write_text("mine")
+    code = main(["--config-file", SR_CONFIG, "--weights", sr_weights, "--output", str(tmp_path / "out.png"),
+                 "--input", str(tmp_path / "x.png")])
+    assert code == 1 and "out.png is a file: --output is the folder the drawings go to" in capsys.readouterr().err
+    assert (tmp_path / "out.png").read_text() == "mine"
+
+
 def test_exits_of_a_plain_model_are_refused_before_drawing(tmp_path, capsys):
     _image(tmp_path / "a.png")
     config = os.path.join(CONFIGS, "sem_seg_fpn_R18.py")

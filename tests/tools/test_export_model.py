@@ -48,6 +48,10 @@ def test_bad_inputs_are_named(sr_checkpoint, tmp_path, capsys):
     assert main(["--config-file", SR_CONFIG, "--weights", weights, "--images", "nope.png",
                  "--output", str(tmp_path / "m.ts")]) == 1
     assert "nope.png" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["--config-file", SR_CONFIG, "--weights", weights, "--images", str(tmp_path / "empty"),
+                 "--output", str(tmp_path / "m.ts")]) == 1
+    assert "empty is a folder: give image files (e.g. " in capsys.readouterr().err
     Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(tmp_path / "small.png")
     with pytest.raises(ValueError, match="sizes"):
         export_model(SR_CONFIG, weights, [images[0], str(tmp_path / "small.png")], str(tmp_path / "m.ts"))

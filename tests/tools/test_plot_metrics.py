@@ -57,6 +57,22 @@ def test_missing_or_malformed_metrics_are_named(tmp_path):
     assert not (tmp_path / "c.png").exists()
 
 
+def test_a_metric_no_run_logged_is_refused_with_the_logged_ones(tmp_path):
+    run = _write(tmp_path / "run", [{"iteration": 9, "total_loss": 1.0, "sem_seg/mIoU": 40.0}])
+    with pytest.raises(SystemExit, match=r"--metrics sem_seg/mIOU: no run logged it \(sem_seg/mIOU: did you mean "
+                                         r"sem_seg/mIoU\?\); the runs' metrics: sem_seg/mIoU"):
+        main([run, "--output", str(tmp_path / "c.png"), "--metrics", "sem_seg/mIoU", "sem_seg/mIOU"])
+    assert not (tmp_path / "c.png").exists()
+
+
+def test_each_test_set_of_a_metric_gets_a_panel(tmp_path):
+    # a config scoring val and test logs "<dataset>/sem_seg/mIoU" for each
+    run = _write(tmp_path / "run", [{"iteration": 9, "total_loss": 1.0, "d_test/sem_seg/mIoU": 40.0,
+                                     "d_val/sem_seg/mIoU": 45.0}])
+    keys = plot_metrics([run], ["run"], str(tmp_path / "c.png"))
+    assert keys == ["total_loss", "loss_sem_seg", "d_test/sem_seg/mIoU", "d_val/sem_seg/mIoU"]
+
+
 def test_loss_table_means_each_term_over_spans_and_averages_runs_of_one_name(tmp_path):
     a = _write(tmp_path / "a", [{"iteration": i, "loss_cls": float(i), "loss_sr_f": 1.0} for i in (0, 1, 2, 3)])
     b = _write(tmp_path / "b", [{"iteration": i, "loss_cls": 10.0 * i} for i in (0, 1, 2, 3)])

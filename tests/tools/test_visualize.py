@@ -53,6 +53,17 @@ def test_bad_index_or_checkpoint_is_named(tiny_synthetic, tmp_path):
     assert not (tmp_path / "g.png").exists()
 
 
+@pytest.mark.parametrize("output, message", [
+    ("", r"--output .* is a folder: give the image file to write \(e.g. .*/grid.png\)"),
+    ("grid.tmp", r"--output .*grid.tmp: .tmp is not an image format; end it in .png or .jpg"),
+])
+def test_an_output_that_is_no_image_file_is_named_before_the_models_load(tmp_path, output, message):
+    config = os.path.join(CONFIGS, "sem_seg_fpn_R18.py")
+    with pytest.raises(SystemExit, match=message):  # the checkpoint is not even read
+        main(["--config-file", config, "--checkpoint", str(tmp_path / "nope.pth"),
+              "--output", str(tmp_path / output)])
+
+
 def test_an_exif_rotated_jpeg_is_drawn_as_training_reads_it(tiny_synthetic, tmp_path):
     from detectron2.data import MetadataCatalog
 
