@@ -36,60 +36,15 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from sr_d2.recipes import RECIPES, SR  # noqa: E402
 from sr_d2.utils import written_then_renamed  # noqa: E402
 
 __all__ = ["METRICS", "VARIANTS", "ablate", "scored_on", "paired_stats", "parse_args", "summarize", "t_quantile",
            "datasets_scored"]
 
-SR = "model.self_regulation."
-
-# name -> overrides of the SR config; "baseline" is the baseline config itself.
-VARIANTS: Dict[str, List[str]] = {
-    "baseline": [],
-    "mea-only": [f"{SR}weight_dict.loss_sr_f=0", f"{SR}weight_dict.loss_sr_l=0"],
-    "sr-d2": [],
-    # sr-d2's default before the CamVid seed study: SR-F weighted by pixels, not classes.
-    "sr-f-unbalanced": [f"{SR}sr_f.class_balanced=False"],
-    # sr-d2's default before the CamVid screen: labels sampled at stride 4.
-    "sr-d2-nearest": [f"{SR}label_sampling=nearest"],
-    "official-losses": [f"{SR}sr_f.gate=none", f"{SR}sr_f.class_balanced=False"],
-    "sr-f-student-wrong": [f"{SR}sr_f.gate=teacher_right_student_wrong"],
-    "sr-f-soft": [f"{SR}sr_f.mode=soft", f"{SR}sr_f.tau=2.0"],
-    "sr-f-res3": [f"{SR}sr_f.teacher=res3"],
-    # SR-F as knowledge transfer: the res3 teacher's softened distribution, not its argmax.
-    "sr-f-soft-res3": [f"{SR}sr_f.teacher=res3", f"{SR}sr_f.mode=soft", f"{SR}sr_f.tau=2.0"],
-    # A teacher chosen without val: the res2 and res3 exits as an ensemble (mean probabilities).
-    "sr-f-res2res3": [f"{SR}sr_f.teacher=res2+res3"],
-    # Controls of sr-f-res3 without a teacher: its students learn the labels, class-balanced
-    # (balanced-ce) or not (plain-ce), at the same weight and schedule.
-    "balanced-ce": [f"{SR}sr_f.teacher=res3", f"{SR}sr_f.target=labels"],
-    "plain-ce": [f"{SR}sr_f.teacher=res3", f"{SR}sr_f.target=labels",
-                 f"{SR}sr_f.class_balanced=False"],
-    # The control of the teacher's mask: sr-f-res3's students learn the labels (as balanced-ce) on a
-    # random mask with, per class, the mass of the teacher's mask in the batch.
-    "random-mask": [f"{SR}sr_f.teacher=res3", f"{SR}sr_f.target=random_mask"],
-    # SR on the unlabelled (void) pixels too, as the official code: sr-f-res3 with void in the gate.
-    "sr-void": [f"{SR}sr_f.teacher=res3", f"{SR}sr_f.gate=teacher_right_or_void"],
-    # SR-F on features: the students' features keep the local affinities of the res2 exit's input.
-    "sr-f-feature": [f"{SR}sr_f.mode=affinity", f"{SR}sr_f.gate=none", f"{SR}sr_f.class_balanced=False"],
-    # The official code's teacher: an exit on the stem (detectron2's, after its max-pool: stride 4)
-    # teaches, the rest as sr-d2. The FPN keeps reading res2-res5.
-    "sr-f-stem": ["model.backbone.bottom_up.out_features=[stem,res2,res3,res4,res5]",
-                  "model.backbone.in_features=[res2,res3,res4,res5]",
-                  f"+{SR}input_shape.stem={{_target_:detectron2.layers.ShapeSpec,channels:64,stride:4}}",
-                  f"{SR}sr_f.teacher=stem"],
-    # The control of sr-f-stem's teacher: its exits and students learn the labels, class-balanced.
-    "stem-balanced-ce": ["model.backbone.bottom_up.out_features=[stem,res2,res3,res4,res5]",
-                         "model.backbone.in_features=[res2,res3,res4,res5]",
-                         f"+{SR}input_shape.stem={{_target_:detectron2.layers.ShapeSpec,channels:64,stride:4}}",
-                         f"{SR}sr_f.teacher=stem", f"{SR}sr_f.target=labels"],
-    "sr-l-off": [f"{SR}weight_dict.loss_sr_l=0"],
-    # The exits' pull on a backbone that other heads share (Panoptic-FPN's RPN and ROI heads):
-    # their gradient into it at a tenth, or none (the exits learn on detached features).
-    "backbone-grad-0.1": [f"{SR}exit_head.backbone_grad_scale=0.1"],
-    "backbone-detached": [f"{SR}exit_head.backbone_grad_scale=0"],
-    "adaptive": ["sr_schedule.scheduler.warmup=0.1", "sr_schedule.switch_on_accuracy=0.85"],
-}
+# name -> overrides of the SR config: the recipes (``sr_d2.recipes``); "baseline" is the baseline
+# config itself.
+VARIANTS: Dict[str, List[str]] = {"baseline": [], **{name: list(r.overrides) for name, r in RECIPES.items()}}
 
 REFERENCES = ("baseline", "mea-only")
 
@@ -162,6 +117,18 @@ def final_result(run_dir: str) -> Optional[Dict[str, float]]:
     if last is None:
         return None
     return {k: v for k, v in last.items() if k == "iteration" or _is_metric(k)}
+
+
+def finished_result(run_dir: str) -> Optional[Dict[str, float]]:
+    """:func:`final_result` of a run that finished (its last checkpoint model_final.pth, evaluated
+    after its last training step), else None: such a run is read, not resumed."""
+    last = os.path.join(run_dir, "last_checkpoint")
+    if not os.path.isfile(last) or open(last).read().strip() != "model_final.pth":
+        return None
+    result = final_result(run_dir)
+    with open(os.path.join(run_dir, "metrics.json")) as f:
+        trained = [r["iteration"] for r in map(json.loads, filter(str.strip, f)) if "total_loss" in r]
+    return result if result is not None and result["iteration"] >= max(trained, default=0) else None
 
 
 def datasets_scored(results: Dict) -> List[str]:
@@ -498,10 +465,13 @@ def ablate(
     def train(variant: str, seed: int):
         run_dir = os.path.join(output_dir, variant, f"seed{seed}")
         config = base_config if variant == "baseline" else sr_config
+        record = {**run_config(variant), "overrides": run_overrides(variant)}
+        result = finished_result(run_dir)  # killed after its run finished, before it was recorded
+        if result is not None:
+            return variant, seed, {**result, **record}
         resume = os.path.isfile(os.path.join(run_dir, "last_checkpoint"))
         cmd = _run_command(config, run_dir, seed, run_overrides(variant), resume)
         os.makedirs(run_dir, exist_ok=True)
-        record = {**run_config(variant), "overrides": run_overrides(variant)}
         _write_json(os.path.join(run_dir, "run.json"), record)
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
         with open(os.path.join(run_dir, "ablate.log"), "a") as log:
@@ -579,11 +549,24 @@ def _split_overrides(argv: Sequence[str]):
     return options, overrides
 
 
+def variants_help() -> str:
+    """Every variant: its name, what it is, its overrides of the SR config."""
+    described = {"baseline": ("the baseline config (the SR config's name without sr_)", ())}
+    described.update({name: (r.description, r.overrides) for name, r in RECIPES.items()})
+    lines = ["variants (sr_d2.recipes):"]
+    for name, (description, overrides) in described.items():
+        lines.append(f"  {name}: {description}")
+        if overrides:
+            lines.append("      " + " ".join(overrides))
+    return "\n".join(lines)
+
+
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """The command line; ``opts`` holds the overrides (``key=value``) wherever they were written."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Overrides (key=value) for every run may stand anywhere, e.g. after --references.")
+        epilog="Overrides (key=value) for every run may stand anywhere, e.g. after --references.\n\n"
+               + variants_help())
     parser.add_argument("--config-file", required=True, help="the SR config (sr_<baseline>.py)")
     parser.add_argument("--variants", nargs="+", required=True)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])

@@ -1,6 +1,6 @@
 """
 Cost of Self-Regulation: training-step time (and peak memory on CUDA) of the baseline model and of
-the SR model under each preset, plus inference time and test-time parameters, side by side in one
+the SR model under each preset (and each recipe asked for), plus inference time and test-time parameters, side by side in one
 process. Variants are timed in interleaved rounds on the same random batch; ratios are to the
 baseline. ``--mea-only`` adds each preset with SR-F and SR-L off: the exits' share of the cost.
 ``--profile`` then runs torch.profiler over the baseline's and the first SR variant's training
@@ -12,6 +12,7 @@ steps and prints the operators that take the extra time (CPU time; kernel time a
 import argparse
 import copy
 import statistics
+import sys
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -23,6 +24,7 @@ from tabulate import tabulate
 from detectron2.config import instantiate
 
 from sr_d2.config import load_lazy_config
+from sr_d2.recipes import RECIPES
 from sr_d2.modeling import SR_PRESETS
 from sr_d2.utils import positive_int
 
@@ -95,6 +97,7 @@ def benchmark(
     rounds: int,
     device: str,
     presets: Sequence[str],
+    recipes: Sequence[str] = (),
     mea_only: bool = False,
     amp: bool = False,
     profiled: bool = False,
@@ -105,12 +108,18 @@ def benchmark(
     that a drift of the machine's speed between rounds cancels), test_params, peak_mib (CUDA only);
     with ``amp``, steps run under autocast as ``train.amp.enabled=True`` trains (float16 and a
     gradient scaler on CUDA, as detectron2's AMPTrainer; bfloat16 on CPU);
+    each of ``recipes`` (``sr_d2.recipes``: its overrides of the SR config) as "recipe <name>";
     with ``mea_only``, each preset also as "SR <preset> MEA only" (SR-F and SR-L weighing 0);
     with ``profiled``, the baseline's and the first SR variant's dicts also hold "profile",
     :func:`profile_steps` of ``iters`` training steps.
     """
     variants = {"baseline": load_lazy_config(baseline_config).model}
     sr_model = load_lazy_config(sr_config).model
+    for flag, path, model, sr in (("--baseline", baseline_config, variants["baseline"], False),
+                                  ("--sr", sr_config, sr_model, True)):
+        if ("self_regulation" in model) != sr:
+            raise ValueError(f"{flag} {path}: its model {'has no' if sr else 'has'} self_regulation; --baseline "
+                             f"is the plain config, --sr its SR twin (sr_<baseline>.py): are they swapped?")
     for preset in presets:
         cfg = copy.deepcopy(sr_model)
         for key, value in SR_PRESETS[preset].items():
@@ -119,6 +128,8 @@ def benchmark(
         if mea_only:
             variants[f"SR {preset} MEA only"] = mea = copy.deepcopy(cfg)
             mea.self_regulation.weight_dict.loss_sr_f = mea.self_regulation.weight_dict.loss_sr_l = 0.0
+    for recipe in recipes:
+        variants[f"recipe {recipe}"] = load_lazy_config(sr_config, RECIPES[recipe].overrides).model
 
     num_classes = variants["baseline"].sem_seg_head.num_classes
     inputs = _batch(batch, size[0], size[1], num_classes, device)
@@ -244,6 +255,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--rounds", type=positive_int, default=3)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--presets", nargs="+", default=list(SR_PRESETS), choices=list(SR_PRESETS))
+    parser.add_argument("--recipes", nargs="+", default=[], choices=list(RECIPES),
+                        help="also time these recipes (sr_d2.recipes) of the SR config")
     parser.add_argument("--mea-only", action="store_true",
                         help="also time each preset with SR-F and SR-L off (the exits alone)")
     parser.add_argument("--amp", action="store_true",
@@ -251,11 +264,14 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--profile", action="store_true",
                         help="also profile --iters training steps of the baseline and the first SR variant")
     args = parser.parse_args(argv)
-    results = benchmark(
-        args.baseline, args.sr, size=args.size, batch=args.batch, iters=args.iters,
-        rounds=args.rounds, device=args.device, presets=args.presets, mea_only=args.mea_only, amp=args.amp,
-        profiled=args.profile,
-    )
+    try:
+        results = benchmark(
+            args.baseline, args.sr, size=args.size, batch=args.batch, iters=args.iters,
+            rounds=args.rounds, device=args.device, presets=args.presets, recipes=args.recipes,
+            mea_only=args.mea_only, amp=args.amp, profiled=args.profile,
+        )
+    except (OSError, ValueError, KeyError) as e:
+        sys.exit(f"benchmark: {e}")
     print(f"device={args.device} amp={args.amp} threads={torch.get_num_threads()} batch={args.batch} "
           f"size={args.size[0]}x{args.size[1]} iters={args.iters} rounds={args.rounds} (median)")
     print(format_results(results))

@@ -41,16 +41,23 @@ def test_runs_every_variant_and_seed_once_and_resumes(tmp_path):
     assert "| baseline | 1 |" in table and "| no-warmup | 1 |" in table and "IoU per class" in table
     assert os.path.getsize(os.path.join(out, "study", "results.png")) > 0
 
-    # A second call trains nothing; a run missing from results.json resumes from its checkpoint.
+    # A second call trains nothing: a run missing from results.json that finished is read from its
+    # folder; one killed before its end resumes from its checkpoint.
+    finished = results["baseline"].pop("seed1")
+    killed = os.path.join(out, "no-warmup", "seed1")
     del results["no-warmup"]["seed1"]
+    os.remove(os.path.join(killed, "model_final.pth"))
+    with open(os.path.join(killed, "last_checkpoint"), "w") as f:
+        f.write("model_0000000.pth")
     with open(study, "w") as f:
         json.dump(results, f)
     again = ablate(SR_CONFIG, variants, [1], out, jobs=2, overrides=TINY, defined=defined,
                    results_path=study)
-    assert sorted(again["no-warmup"]) == ["seed1"]
+    assert again["baseline"]["seed1"] == finished
     assert len(_commands(os.path.join(out, "baseline", "seed1"))) == 1
-    resumed = _commands(os.path.join(out, "no-warmup", "seed1"))
+    resumed = _commands(killed)
     assert len(resumed) == 2 and "--resume" in resumed[1] and "--resume" not in resumed[0]
+    assert sorted(again["no-warmup"]) == ["seed1"]
 
 
 def test_relative_paths_are_the_callers_and_the_runs_start_there(tmp_path, monkeypatch):

@@ -79,3 +79,26 @@ def test_a_zero_count_or_size_is_refused_by_name(option, capsys):
     with pytest.raises(SystemExit):
         main(["--baseline", "b.py", "--sr", "s.py", *option])
     assert f"argument {option[0]}: 0: at least 1" in capsys.readouterr().err
+
+
+def test_swapped_configs_are_named_before_anything_is_built():
+    from sr_d2.tools.benchmark import main
+
+    plain, sr = os.path.join(CONFIGS, "sem_seg_fpn_R18.py"), os.path.join(CONFIGS, "sr_sem_seg_fpn_R18.py")
+    with pytest.raises(SystemExit, match=r"--baseline .*sr_sem_seg_fpn_R18.py: its model has self_regulation; "
+                                         r"--baseline is the plain config, --sr its SR twin .*are they swapped\?"):
+        main(["--baseline", sr, "--sr", plain])
+
+
+def test_a_recipe_is_timed_as_its_config_builds_it(monkeypatch):
+    built = []
+    monkeypatch.setattr("sr_d2.tools.benchmark.instantiate",
+                        lambda cfg: built.append(cfg) or instantiate(cfg))
+    results = benchmark(
+        os.path.join(CONFIGS, "sem_seg_fpn_R18.py"), os.path.join(CONFIGS, "sr_sem_seg_fpn_R18.py"),
+        size=(64, 64), batch=1, iters=1, rounds=1, device="cpu", presets=[], recipes=["stem-balanced-ce"],
+    )
+    assert [r["name"] for r in results] == ["baseline", "recipe stem-balanced-ce"]
+    recipe = built[1]
+    assert recipe.self_regulation.sr_f.target == "labels" and "stem" in recipe.self_regulation.input_shape
+    assert results[1]["test_params"] == results[0]["test_params"]  # the stem exit is training-only too

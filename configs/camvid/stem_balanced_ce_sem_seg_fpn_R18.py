@@ -1,0 +1,10 @@
+"""
+Recipe stem-balanced-ce (sr_d2.recipes) on sr_sem_seg_fpn_R18.py: CamVid, FPN R-18. Measured:
+docs/studies.md (full CamVid).
+"""
+from sr_d2.recipes import apply_recipe
+
+from .sr_sem_seg_fpn_R18 import dataloader, lr_multiplier, model, optimizer, sr_schedule, train
+
+apply_recipe("stem-balanced-ce", model=model, sr_schedule=sr_schedule)
+train.output_dir = "output/camvid/stem_balanced_ce_sem_seg_fpn_R18"
