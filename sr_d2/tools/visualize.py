@@ -130,10 +130,12 @@ def visualize(
     return grid.shape[:2]
 
 
-def check_image_output(path: str) -> None:
-    """ValueError unless ``path`` names an image file PIL writes (by its extension), not a folder."""
+def check_image_output(path: str, inputs: Sequence[str], overwrite: bool) -> None:
+    """:func:`check_output`, and ValueError unless ``path`` names an image file PIL writes (by its
+    extension), not a folder."""
     if os.path.isdir(path):
         raise ValueError(f"--output {path} is a folder: give the image file to write (e.g. {path}/grid.png)")
+    check_output(path, inputs, overwrite)
     extension = os.path.splitext(path)[1].lower()
     if extension not in Image.registered_extensions():
         raise ValueError(f"--output {path}: {extension or 'no extension'} is not an image format; end it "
@@ -158,8 +160,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         if args.compare:
             specs.append((*args.compare, ()))
         given = [path for config, checkpoint, _ in specs for path in (config, checkpoint)]
-        check_image_output(args.output)
-        check_output(args.output, given, args.overwrite)  # before the models load
+        check_image_output(args.output, given, args.overwrite)  # before the models load
         names = args.names or [os.path.splitext(os.path.basename(c))[0] for c, _, _ in specs]
         if len(names) != len(specs):
             raise ValueError(f"--names gives {len(names)} names for {len(specs)} models")

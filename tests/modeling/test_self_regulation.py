@@ -116,19 +116,19 @@ def test_backbone_grad_scale_scales_what_the_exits_send_into_the_features_and_no
 
 
 @pytest.mark.parametrize("setting,message", [
-    (dict(weight_dict={**WEIGHTS, "loss_sr_f": "abc"}), r"weight_dict\['loss_sr_f'\] must be a number"),
+    (dict(weight_dict={**WEIGHTS, "loss_sr_f": "abc"}), r"weight_dict\['loss_sr_f'\] must be a finite number"),
     (dict(weight_dict={**WEIGHTS, "loss_sr_x": 1.0}), "weight_dict must give a weight to each of"),
     (dict(sr_f=dict(gate="sometimes")), "sr_f.gate must be one of"),
     (dict(loss_stride=0), "loss_stride must be an integer"),
-    (dict(weight_dict={**WEIGHTS, "loss_sr_l": -0.5}), r"weight_dict\['loss_sr_l'\] must be a number >= 0"),
+    (dict(weight_dict={**WEIGHTS, "loss_sr_l": -0.5}), r"weight_dict\['loss_sr_l'\] must be a finite number >= 0"),
     (dict(label_sampling="bicubic"), "label_sampling"),
     # the default balances SR-F's classes: ungating it alone names the setting to add
     (dict(sr_f=dict(gate="none")), "needs a gate other than 'none'.*set class_balanced=False"),
     (dict(sr_f=dict(class_balanced="yes")), "sr_f.class_balanced must be True or False"),
     (dict(sr_f=dict(target="oracle")), "sr_f.target must be one of"),
-    (dict(sr_f=dict(tau=-1.0)), "sr_f.tau must be a number >= 0"),
+    (dict(sr_f=dict(tau=-1.0)), "sr_f.tau must be a finite number > 0"),
     (dict(sr_l=dict(mode="voxel")), "sr_l.mode must be one of"),
-    (dict(exit_head=dict(backbone_grad_scale=-1)), "backbone_grad_scale must be a number >= 0"),
+    (dict(exit_head=dict(backbone_grad_scale=-1)), "backbone_grad_scale must be a finite number >= 0"),
     (dict(exit_head=dict(dims=8)), "exit_head must give each of"),
     (dict(sr_f=dict(temperature=2.0)), "sr_f must give each of"),
     (dict(sr_f=dict(mode="affinity")), "sr_f.mode='affinity'.*label-free.*gate='none'"),
