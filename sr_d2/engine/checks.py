@@ -69,7 +69,8 @@ def check_train_settings(cfg, config_file: str, eval_only: bool = False) -> None
 def check_datasets(cfg, splits=("train", "test")) -> None:
     """
     Before anything is built: every dataset the config names must be registered (each test
-    dataset is evaluated on its own, none twice), the semantic head's class count and ignore value must be those of the datasets
+    dataset is evaluated on its own, none twice), the semantic head's class count and ignore
+    value must be those of the datasets
     (configs read them from the dataset named when they load, so a dataset swapped on the command
     line keeps the old ones), and the image / label pairs of ``splits`` must pass
     :func:`check_pair_headers`. ValueError naming the key, the dataset and the fix.

@@ -164,10 +164,10 @@ def do_train(args, cfg, record: Optional[bytes] = None) -> dict:
     )
     checkpointer.resume_or_load(cfg.train.init_checkpoint, resume=args.resume)
     resumed = args.resume and checkpointer.has_checkpoint()
+    start_iter = 0
     if resumed:
         apply_config_hyperparameters(optimizer, config_groups)
-    start_iter = trainer.iter + 1 if resumed else 0
-    if resumed:
+        start_iter = trainer.iter + 1
         check_unfinished(cfg.train.output_dir, start_iter, cfg.train.max_iter)
         if record is not None:  # the resume is accepted: its config is the run's record from here on
             _write_whole(os.path.join(cfg.train.output_dir, "config.yaml"), record)

@@ -1,10 +1,11 @@
 """
 Cost of Self-Regulation: training-step time (and peak memory on CUDA) of the baseline model and of
-the SR model under each preset (and each recipe asked for), plus inference time and test-time parameters, side by side in one
-process. Variants are timed in interleaved rounds on the same random batch; ratios are to the
-baseline. ``--mea-only`` adds each preset with SR-F and SR-L off: the exits' share of the cost.
-``--profile`` then runs torch.profiler over the baseline's and the first SR variant's training
-steps and prints the operators that take the extra time (CPU time; kernel time and launches on CUDA).
+the SR model under each preset (and each recipe asked for), plus inference time and test-time
+parameters, side by side in one process. Variants are timed in interleaved rounds on the same random
+batch; ratios are to the baseline. ``--mea-only`` adds each preset with SR-F and SR-L off: the
+exits' share of the cost. ``--profile`` then runs torch.profiler over the baseline's and the first
+SR variant's training steps and prints the operators that take the extra time (CPU time; kernel time
+and launches on CUDA).
 
     python -m sr_d2.tools.benchmark --baseline configs/camvid/sem_seg_fpn_R18.py \\
         --sr configs/camvid/sr_sem_seg_fpn_R18.py --size 224 288 --batch 4

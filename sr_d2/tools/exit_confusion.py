@@ -31,7 +31,8 @@ __all__ = ["confusion_matrices", "describe"]
 def confusion_matrices(model, cfg) -> Dict[str, torch.Tensor]:
     """
     {output: (C, C) int64 counts, row the labelled class, column the predicted one} over the
-    first test set of ``cfg`` (val, where it names val and test): "sem_seg" (the model's output) and, for SR models, each exit's name.
+    first test set of ``cfg`` (val, where it names val and test): "sem_seg" (the model's output)
+    and, for SR models, each exit's name.
     Void pixels (the metadata's ``ignore_label``) are left out.
     """
     name = test_dataset_names(cfg)[0]
