@@ -1,7 +1,7 @@
 """
 Ablation runner: trains each variant x seed with ``sr_d2.engine.train`` (``train_net.py``'s
 loop, each run in a process of its own), evaluates it, and summarises the final evaluations as
-mean and spread per variant.
+mean and spread per variant, each test set of the config apart (CamVid's val and test).
 
     python -m sr_d2.tools.ablate --config-file configs/camvid/sr_sem_seg_fpn_R18.py \\
         --variants baseline mea-only sr-d2 --seeds 0 1 2 --jobs 2 --output-dir output/ablate/camvid
@@ -39,8 +39,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from sr_d2.recipes import RECIPES, SR  # noqa: E402
 from sr_d2.utils import written_then_renamed  # noqa: E402
 
-__all__ = ["METRICS", "VARIANTS", "ablate", "scored_on", "paired_stats", "parse_args", "summarize", "t_quantile",
-           "datasets_scored"]
+__all__ = ["METRICS", "VARIANTS", "ablate", "datasets_scored", "paired_stats", "parse_args", "scored_on",
+           "summarize", "t_quantile"]
 
 # name -> overrides of the SR config: the recipes (``sr_d2.recipes``); "baseline" is the baseline
 # config itself.
