@@ -123,8 +123,11 @@ def finished_result(run_dir: str) -> Optional[Dict[str, float]]:
     """:func:`final_result` of a run that finished (its last checkpoint model_final.pth, evaluated
     after its last training step), else None: such a run is read, not resumed."""
     last = os.path.join(run_dir, "last_checkpoint")
-    if not os.path.isfile(last) or open(last).read().strip() != "model_final.pth":
+    if not os.path.isfile(last):
         return None
+    with open(last) as f:
+        if f.read().strip() != "model_final.pth":
+            return None
     result = final_result(run_dir)
     with open(os.path.join(run_dir, "metrics.json")) as f:
         trained = [r["iteration"] for r in map(json.loads, filter(str.strip, f)) if "total_loss" in r]

@@ -25,14 +25,19 @@ def test_benchmark_reports_every_variant_with_equal_test_time_params_and_profile
     assert sr["aten::_log_softmax"][0] > base["aten::_log_softmax"][0]
 
 
-def test_mea_only_adds_each_preset_with_sr_f_and_sr_l_off(monkeypatch):
+def _benchmark_built(monkeypatch, **kwargs):
+    """benchmark() of the synthetic configs on one tiny step, and the model configs it built, in order."""
     built = []
-    monkeypatch.setattr("sr_d2.tools.benchmark.instantiate",
-                        lambda cfg: built.append(cfg) or instantiate(cfg))
+    monkeypatch.setattr("sr_d2.tools.benchmark.instantiate", lambda cfg: built.append(cfg) or instantiate(cfg))
     results = benchmark(
         os.path.join(CONFIGS, "sem_seg_fpn_R18.py"), os.path.join(CONFIGS, "sr_sem_seg_fpn_R18.py"),
-        size=(64, 64), batch=1, iters=1, rounds=1, device="cpu", presets=["sr-d2"], mea_only=True,
+        size=(64, 64), batch=1, iters=1, rounds=1, device="cpu", **kwargs,
     )
+    return results, built
+
+
+def test_mea_only_adds_each_preset_with_sr_f_and_sr_l_off(monkeypatch):
+    results, built = _benchmark_built(monkeypatch, presets=["sr-d2"], mea_only=True)
     assert [r["name"] for r in results] == ["baseline", "SR sr-d2", "SR sr-d2 MEA only"]
     sr, mea = (cfg.self_regulation for cfg in built[1:])
     assert (sr.weight_dict.loss_sr_f, sr.weight_dict.loss_sr_l) == (1.25, 1.25)
@@ -91,13 +96,7 @@ def test_swapped_configs_are_named_before_anything_is_built():
 
 
 def test_a_recipe_is_timed_as_its_config_builds_it(monkeypatch):
-    built = []
-    monkeypatch.setattr("sr_d2.tools.benchmark.instantiate",
-                        lambda cfg: built.append(cfg) or instantiate(cfg))
-    results = benchmark(
-        os.path.join(CONFIGS, "sem_seg_fpn_R18.py"), os.path.join(CONFIGS, "sr_sem_seg_fpn_R18.py"),
-        size=(64, 64), batch=1, iters=1, rounds=1, device="cpu", presets=[], recipes=["stem-balanced-ce"],
-    )
+    results, built = _benchmark_built(monkeypatch, presets=[], recipes=["stem-balanced-ce"])
     assert [r["name"] for r in results] == ["baseline", "recipe stem-balanced-ce"]
     recipe = built[1]
     assert recipe.self_regulation.sr_f.target == "labels" and "stem" in recipe.self_regulation.input_shape
