@@ -1,7 +1,8 @@
 """
-Cost of Self-Regulation: training-step time (and peak memory on CUDA) of the baseline model and of
-the SR model under each preset (and each recipe asked for), plus inference time and test-time
-parameters, side by side in one process. Variants are timed in interleaved rounds on the same random
+Cost of Self-Regulation: training-step time and memory of the baseline model and of the SR model
+under each preset (and each recipe asked for), plus inference time and test-time parameters, side
+by side in one process. Memory on any device: the activations autograd holds for the backward pass
+of one training step (:func:`saved_for_backward`); on CUDA also the step's peak allocation. Variants are timed in interleaved rounds on the same random
 batch; ratios are to the baseline. ``--mea-only`` adds each preset with SR-F and SR-L off: the
 exits' share of the cost. ``--profile`` then runs torch.profiler over the baseline's and the first
 SR variant's training steps and prints the operators that take the extra time (CPU time; kernel time
@@ -63,6 +64,29 @@ def _timed(step: Callable[[], None], iters: int, device: str) -> float:
     return (time.perf_counter() - start) / iters
 
 
+def saved_for_backward(model: torch.nn.Module, inputs: List[dict]) -> int:
+    """
+    Bytes of the tensors autograd saves in ``model(inputs)``'s forward for its backward: each
+    storage counted once, parameters not counted. Activations are freed as the backward runs,
+    so this is what a training step adds to the model's weights, gradients and optimizer state at
+    its peak, measured alike on every device.
+    """
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    storages = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in params:
+            storages[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        losses = model(inputs)
+    sum(losses.values()).backward()
+    model.zero_grad(set_to_none=True)
+    return sum(storages.values())
+
+
 def profile_steps(step: Callable[[], None], iters: int, device: str) -> Dict[str, Tuple[float, float]]:
     """
     {operator: (calls per step, self ms per step)} over ``iters`` calls of ``step`` under
@@ -106,7 +130,8 @@ def benchmark(
     """
     Returns one dict per variant: name, train_s, infer_s (medians over the rounds), train_ratio,
     infer_ratio (medians over the rounds of the ratio to the baseline's time in the same round, so
-    that a drift of the machine's speed between rounds cancels), test_params, peak_mib (CUDA only);
+    that a drift of the machine's speed between rounds cancels), test_params, saved_mib and
+    saved_ratio (:func:`saved_for_backward` in MiB, and to the baseline's), peak_mib (CUDA only);
     with ``amp``, steps run under autocast as ``train.amp.enabled=True`` trains (float16 and a
     gradient scaler on CUDA, as detectron2's AMPTrainer; bfloat16 on CPU);
     each of ``recipes`` (``sr_d2.recipes``: its overrides of the SR config) as "recipe <name>";
@@ -160,8 +185,11 @@ def benchmark(
     train_times = {name: [] for name in models}
     infer_times = {name: [] for name in models}
     peak = {}
+    saved = {}
     for name, model in models.items():  # warm-up (allocator, kernels)
         train_step(name)
+        with autocast:
+            saved[name] = saved_for_backward(model, inputs) / 2**20
         model.eval()
         infer_step(name)
         model.train()
@@ -194,6 +222,8 @@ def benchmark(
                 train_ratio=_paired_ratio(train_times[name], train_times["baseline"]),
                 infer_ratio=_paired_ratio(infer_times[name], infer_times["baseline"]),
                 test_params=sum(p.numel() for p in model.parameters()) - sr_params,
+                saved_mib=saved[name],
+                saved_ratio=saved[name] / saved["baseline"],
                 peak_mib=peak.get(name),
             )
         )
@@ -213,11 +243,14 @@ def format_results(results: List[Dict]) -> str:
             f"{r['infer_s'] * 1e3:.1f}",
             f"{r['infer_ratio']:.2f}x",
             f"{r['test_params']:,}",
+            f"{r['saved_mib']:.0f}",
+            f"{r['saved_ratio']:.2f}x",
         ]
         if r["peak_mib"] is not None:
             row += [f"{r['peak_mib']:.0f}", f"{r['peak_mib'] / base['peak_mib']:.2f}x"]
         rows.append(row)
-    headers = ["variant", "train step ms", "ratio", "inference ms", "ratio", "test-time params"]
+    headers = ["variant", "train step ms", "ratio", "inference ms", "ratio", "test-time params",
+               "saved for backward MiB", "ratio"]
     if base["peak_mib"] is not None:
         headers += ["train peak MiB", "ratio"]
     return tabulate(rows, headers=headers, tablefmt="pipe")

@@ -4,7 +4,9 @@ import pytest
 
 from detectron2.config import instantiate
 
-from sr_d2.tools.benchmark import benchmark, format_profile, format_results
+import torch
+
+from sr_d2.tools.benchmark import benchmark, format_profile, format_results, saved_for_backward
 
 CONFIGS = os.path.join(os.path.dirname(__file__), "..", "..", "configs", "synthetic")
 
@@ -17,6 +19,10 @@ def test_benchmark_reports_every_variant_with_equal_test_time_params_and_profile
     assert [r["name"] for r in results] == ["baseline", "SR sr-d2", "SR official"]
     assert len({r["test_params"] for r in results}) == 1
     assert all(r["train_s"] > 0 and r["infer_s"] > 0 for r in results)
+    # the exits' activations are held for the backward too; official's 256-channel exits hold more
+    saved = [r["saved_mib"] for r in results]
+    assert saved[0] < saved[1] < saved[2]
+    assert [r["saved_ratio"] for r in results] == pytest.approx([1.0, saved[1] / saved[0], saved[2] / saved[0]])
     assert format_results(results).count("\n") == 4
     assert ["profile" in r for r in results] == [True, True, False]
     base, sr = results[0]["profile"], results[1]["profile"]
@@ -48,14 +54,33 @@ def test_mea_only_adds_each_preset_with_sr_f_and_sr_l_off(monkeypatch):
 
 def test_table_gives_each_variant_as_a_ratio_to_the_baseline():
     results = [dict(name="baseline", train_s=0.2, infer_s=0.1, train_ratio=1.0, infer_ratio=1.0,
-                    test_params=1000, peak_mib=None),
+                    test_params=1000, saved_mib=40.0, saved_ratio=1.0, peak_mib=None),
                dict(name="SR", train_s=0.23, infer_s=0.1, train_ratio=1.15, infer_ratio=1.0,
-                    test_params=1000, peak_mib=None)]
+                    test_params=1000, saved_mib=50.0, saved_ratio=1.25, peak_mib=None)]
     rows = format_results(results).splitlines()[2:]
-    name, train_ms, train_ratio, infer_ms, infer_ratio, params = (
+    name, train_ms, train_ratio, infer_ms, infer_ratio, params, saved, saved_ratio = (
         cell.strip() for cell in rows[1].split("|")[1:-1])
-    assert (name, float(train_ms), train_ratio, float(infer_ms), infer_ratio, params) == (
-        "SR", 230.0, "1.15x", 100.0, "1.00x", "1,000")
+    assert (name, float(train_ms), train_ratio, float(infer_ms), infer_ratio, params, float(saved), saved_ratio) == (
+        "SR", 230.0, "1.15x", 100.0, "1.00x", "1,000", 50.0, "1.25x")
+
+
+class _Squared(torch.nn.Module):
+    """loss = sum((x * w)^2): autograd saves x (for w's gradient) and x * w, twice (for the square)."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.full((n,), 2.0))
+
+    def forward(self, inputs):
+        h = inputs[0]["x"] * self.w
+        return {"loss": (h * h).sum()}
+
+
+def test_saved_for_backward_counts_each_activation_once_and_no_parameter():
+    model = _Squared(1000)
+    # x and h, 1000 float32 each; h saved twice counts once, the parameter w not at all
+    assert saved_for_backward(model, [{"x": torch.ones(1000)}]) == 2 * 1000 * 4
+    assert model.w.grad is None  # the backward it ran leaves no gradient behind
 
 
 def test_amp_runs_every_variant_under_autocast():
