@@ -34,10 +34,6 @@ RECIPES: Dict[str, Recipe] = {
                        (f"{SR}weight_dict.loss_sr_f=0", f"{SR}weight_dict.loss_sr_l=0")),
     "official-losses": Recipe("sr-d2 with the official code's SR-F: ungated, not class-balanced",
                               (f"{SR}sr_f.gate=none", f"{SR}sr_f.class_balanced=False")),
-    "sr-f-unbalanced": Recipe("sr-d2 with SR-F weighted by pixels, not classes (sr-d2 before the CamVid "
-                              "seed study)", (f"{SR}sr_f.class_balanced=False",)),
-    "sr-d2-nearest": Recipe("sr-d2 with labels sampled at stride 4 by their top-left pixel (sr-d2 before "
-                            "the CamVid screen)", (f"{SR}label_sampling=nearest",)),
     "sr-f-student-wrong": Recipe("sr-d2, SR-F only where the teacher is right and the student wrong",
                                  (f"{SR}sr_f.gate=teacher_right_student_wrong",)),
     "sr-f-soft": Recipe("sr-d2 with SR-F as KL to the teacher's softened distribution (tau 2)",

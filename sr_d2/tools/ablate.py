@@ -48,23 +48,6 @@ VARIANTS: Dict[str, List[str]] = {"baseline": [], **{name: list(r.overrides) for
 
 REFERENCES = ("baseline", "mea-only")
 
-# SelfRegulation's keys before its settings were grouped (exit_head, sr_f, sr_l), as the overrides
-# recorded with earlier results name them -> today's keys
-_RENAMED_KEYS = {
-    **{f"{SR}sr_f_{k}": f"{SR}sr_f.{k}" for k in ("teacher", "target", "mode", "tau", "gate", "class_balanced")},
-    **{f"{SR}sr_l_{k}": f"{SR}sr_l.{k}" for k in ("mode", "tau")},
-    **{f"{SR}{k}": f"{SR}exit_head.{k}" for k in ("conv_dims", "conv_kernels", "norm", "backbone_grad_scale")},
-}
-
-
-def _with_todays_keys(overrides: Sequence[str]) -> List[str]:
-    """``overrides`` ("key=value") with the keys renamed since they were recorded."""
-    renamed = []
-    for override in overrides:
-        key, sep, value = override.partition("=")
-        renamed.append(_RENAMED_KEYS.get(key, key) + sep + value)
-    return renamed
-
 # metric key in detectron2's results -> column title; a table shows the columns its runs have
 # (panoptic configs add PQ and AP to their semantic output's metrics).
 METRICS = {
@@ -449,7 +432,7 @@ def ablate(
                     earlier = json.load(f)
             else:
                 earlier = {}
-            if "overrides" in earlier and _with_todays_keys(earlier["overrides"]) != run_overrides(variant):
+            if "overrides" in earlier and earlier["overrides"] != run_overrides(variant):
                 raise ValueError(f"{variant} seed {seed} was trained with overrides {earlier['overrides']}, this "
                                  f"call gives {run_overrides(variant)}: use another --output-dir and --results")
             config = run_config(variant)

@@ -289,19 +289,6 @@ def test_each_test_set_gets_its_own_tables_val_first(tmp_path):
     assert (tmp_path / "results.png").stat().st_size > 0
 
 
-def test_results_recorded_under_selfregulations_earlier_keys_are_reused(tmp_path):
-    # before its settings were grouped: sr_f_teacher for sr_f.teacher, norm for exit_head.norm
-    earlier = ["train.max_iter=10", "model.self_regulation.norm=GN", "model.self_regulation.sr_f_teacher=res3"]
-    study = tmp_path / "results.json"
-    study.write_text(json.dumps({"sr-f-res3": {"seed0": {"sem_seg/mIoU": 50.0, "overrides": earlier}}}))
-    results = ablate(SR_CONFIG, ["sr-f-res3"], [0], str(tmp_path), results_path=str(study),
-                     overrides=["train.max_iter=10", "model.self_regulation.exit_head.norm=GN"])
-    assert results["sr-f-res3"]["seed0"]["sem_seg/mIoU"] == 50.0
-    with pytest.raises(ValueError, match="sr-f-res3 seed 0 was trained with overrides"):  # GN is not BN
-        ablate(SR_CONFIG, ["sr-f-res3"], [0], str(tmp_path), results_path=str(study),
-               overrides=["train.max_iter=10", "model.self_regulation.exit_head.norm=BN"])
-
-
 def test_a_run_dies_with_a_killed_ablate(tmp_path):
     import signal
     import subprocess

@@ -1,6 +1,7 @@
 """Every ``sr_d2.tools.ablate`` command in the README and docs runs as written: run through bash
 with ``python`` recording its arguments, each parses, names known variants and sets existing keys."""
 import glob
+import json
 import os
 import re
 import shlex
@@ -66,3 +67,21 @@ def test_overrides_are_taken_wherever_they_stand():
                        "--define", "d", "k=1 j=2"])
     assert (args.variants, args.references, args.seeds) == (["a", "b"], ["a", "b"], [1, 2])
     assert args.opts == ["train.max_iter=10", "x.y=1"] and args.define == [["d", "k=1 j=2"]]
+
+
+@pytest.mark.parametrize("doc, block", BLOCKS, ids=[f"{d}:{i}" for i, (d, _) in enumerate(BLOCKS)])
+def test_documented_ablate_command_resumes_its_results_file(doc, block, tmp_path):
+    """Each result a documented command's results file records overrides for was trained with the
+    overrides the command gives that variant today: rerun, it resumes instead of refusing."""
+    for argv in _ablate_calls(block, tmp_path):
+        args = parse_args(argv)
+        path = os.path.join(REPO, args.results) if args.results else None
+        if path is None or not os.path.isfile(path):
+            continue
+        with open(path) as f:
+            results = json.load(f)
+        known = {**VARIANTS, **{name: overrides.split() for name, overrides in args.define}}
+        for variant in args.variants:
+            for seed, result in results.get(variant, {}).items():
+                if "overrides" in result:
+                    assert result["overrides"] == [*args.opts, *known[variant]], f"{doc}: {variant} {seed}"
