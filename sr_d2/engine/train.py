@@ -45,7 +45,7 @@ from .checks import (
 from .hooks import SRSchedule
 from .train_loop import CheckedAMPTrainer, CheckedSimpleTrainer, RemembersLastBatch
 
-__all__ = ["argument_parser", "do_eval_only", "do_test", "do_train", "invoke_main", "launch_on_cpu", "main"]
+__all__ = ["argument_parser", "do_eval_only", "do_test", "do_train", "invoke_main", "launch_on_cpu", "launch_runs_on_cpu", "main"]
 
 logger = logging.getLogger("sr_d2")
 
@@ -291,7 +291,8 @@ def _find_free_port() -> int:
 
 
 def _cpu_worker(local_rank, main_func, world_size, per_machine, machine_rank, dist_url, args):
-    """One CPU process of :func:`launch_on_cpu`: joins the gloo group, then runs ``main_func``."""
+    """One CPU process of :func:`launch_on_cpu`: joins the gloo group and makes the local group as
+    v0.6's ``launch`` does (v0.6 has no ``comm.create_local_process_group``), then runs ``main_func``."""
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // per_machine))
     dist.init_process_group("gloo", init_method=dist_url, world_size=world_size,
                             rank=machine_rank * per_machine + local_rank)
@@ -303,11 +304,18 @@ def _cpu_worker(local_rank, main_func, world_size, per_machine, machine_rank, di
     main_func(*args)
 
 
+def launch_runs_on_cpu() -> bool:
+    """Whether the installed detectron2's ``launch`` starts processes without a GPU (on gloo): its
+    main does, and makes the local process group with ``comm.create_local_process_group``; v0.6's
+    asserts CUDA."""
+    return hasattr(comm, "create_local_process_group")
+
+
 def launch_on_cpu(main_func, per_machine: int, num_machines: int = 1, machine_rank: int = 0,
                   dist_url: str = "auto", args=()) -> None:
     """
-    detectron2's ``launch`` for a machine without a GPU: ``per_machine`` processes on gloo (each
-    with its share of the cores); detectron2 v0.6's ``launch`` asserts CUDA.
+    detectron2 v0.6's ``launch`` for a machine without a GPU (where :func:`launch_runs_on_cpu` is
+    False): ``per_machine`` processes on gloo, each with its share of the cores.
     """
     if dist_url == "auto":
         if num_machines > 1:
@@ -320,7 +328,8 @@ def launch_on_cpu(main_func, per_machine: int, num_machines: int = 1, machine_ra
 def invoke_main() -> None:
     args = argument_parser().parse_args()
     multi = args.num_gpus * args.num_machines > 1
-    (launch_on_cpu if multi and not torch.cuda.is_available() else launch)(
+    on_cpu = multi and not torch.cuda.is_available() and not launch_runs_on_cpu()
+    (launch_on_cpu if on_cpu else launch)(
         main,
         args.num_gpus,
         num_machines=args.num_machines,

@@ -112,3 +112,23 @@ def test_train_net_runs_two_processes_on_cpu_as_the_docs_say(tmp_path):
     records = [json.loads(line) for line in open(out / "metrics.json")]
     assert [r["iteration"] for r in records if "total_loss" in r] == [0, 1]
     assert "sem_seg/mIoU" in records[-1]  # evaluated, gathered over both processes
+
+
+def test_detectron2s_own_launch_starts_the_processes_where_it_runs_on_cpu(monkeypatch):
+    # launch_on_cpu, which writes detectron2's private comm._LOCAL_PROCESS_GROUP, only for v0.6
+    import sys
+
+    from sr_d2.engine import train
+
+    started = []
+    monkeypatch.setattr(train, "launch", lambda *a, **k: started.append("launch"))
+    monkeypatch.setattr(train, "launch_on_cpu", lambda *a, **k: started.append("launch_on_cpu"))
+    monkeypatch.setattr(train.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(sys, "argv", ["train_net.py", "--config-file", CONFIG, "--num-gpus", "2"])
+    monkeypatch.setattr(train.comm, "create_local_process_group", lambda n: None, raising=False)  # main
+    train.invoke_main()
+    monkeypatch.delattr(train.comm, "create_local_process_group")  # v0.6
+    train.invoke_main()
+    monkeypatch.setattr(sys, "argv", ["train_net.py", "--config-file", CONFIG])  # one process
+    train.invoke_main()
+    assert started == ["launch", "launch_on_cpu", "launch"]

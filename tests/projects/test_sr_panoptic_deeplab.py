@@ -15,7 +15,7 @@ from sr_d2.engine import SRSchedule
 from sr_d2.tools.export_plain import export_plain
 from sr_panoptic_deeplab import SRPanopticDeepLab, panoptic_deeplab_config
 
-PROJECT = os.path.join(os.path.dirname(__file__), "..")
+PROJECT = os.path.join(os.path.dirname(__file__), "..", "..", "projects", "SR-PanopticDeepLab")
 
 CONFIGS = os.path.join(PROJECT, "configs")
 

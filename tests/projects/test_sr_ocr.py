@@ -15,7 +15,7 @@ from sr_d2.modeling import SRSemanticSegmentor
 from sr_d2.tools.export_plain import export_plain
 from sr_ocr import OCRHead, object_representations
 
-PROJECT = os.path.join(os.path.dirname(__file__), "..")
+PROJECT = os.path.join(os.path.dirname(__file__), "..", "..", "projects", "SR-OCR")
 
 CONFIGS = os.path.join(PROJECT, "configs")
 

@@ -11,7 +11,7 @@ from sr_d2.config import load_lazy_config
 from sr_d2.modeling import SRSemanticSegmentor
 from sr_d2.tools.export_plain import strip_self_regulation
 
-CONFIGS = os.path.join(os.path.dirname(__file__), "..", "configs")
+CONFIGS = os.path.join(os.path.dirname(__file__), "..", "..", "projects", "SR-DeepLab", "configs")
 
 
 def _batch(n=2, h=64, w=96):
