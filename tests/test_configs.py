@@ -49,3 +49,24 @@ def test_apply_recipe_names_an_unknown_recipe_or_a_missing_node():
         apply_recipe("nope", model=cfg.model)
     with pytest.raises(KeyError, match="recipe 'adaptive' sets sr_schedule.scheduler.warmup: give sr_schedule="):
         apply_recipe("adaptive", model=cfg.model)
+
+
+@pytest.mark.parametrize("path", [p for p in SHIPPED if p.startswith("projects/")])
+def test_a_project_config_reaches_sr_d2s_configs_only_through_the_package(path):
+    # a relative import that leaves configs/ (from ..x, from ...x) would tie it to this checkout's layout
+    with open(os.path.join(REPO, path)) as f:
+        leaving = [line for line in f if line.startswith("from ..")]
+    assert not leaving, leaving
+
+
+def test_get_config_loads_sr_d2s_config_and_names_a_missing_one():
+    from detectron2.config import LazyConfig
+
+    from sr_d2.model_zoo import get_config
+
+    got = get_config("camvid/sem_seg_fpn_R18.py")
+    assert got.dataloader.train.dataset.names == "camvid_sem_seg_train"
+    expected = LazyConfig.load(os.path.join(REPO, "configs", "camvid", "sem_seg_fpn_R18.py"))
+    assert OmegaConf.to_container(got.train) == OmegaConf.to_container(expected.train)
+    with pytest.raises(FileNotFoundError, match="camvid/no_such.py"):
+        get_config("camvid/no_such.py")

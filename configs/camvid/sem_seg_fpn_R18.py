@@ -1,8 +1,9 @@
 """Baseline: detectron2's SemanticSegmentor on CamVid (11 classes), from scratch."""
 import detectron2.data.transforms as T
 from detectron2.config import LazyCall as L
+from sr_d2.model_zoo import head_classes
 
-from ..common.data.sem_seg import dataloader, head_classes, scale_crop_flip
+from ..common.data.sem_seg import dataloader, scale_crop_flip
 from ..common.models.sem_seg_fpn import model
 from ..common.optim import optimizer
 from ..common.train import lr_multiplier, train

@@ -1,7 +1,7 @@
 """Self-Regulation on the baseline sem_seg_fpn_R50.py: the same model, data and schedule."""
+from sr_d2.model_zoo import resnet50_shapes
 from sr_d2.modeling import SRSemanticSegmentor, StagesFPN
 
-from ..common.models.resnet50 import resnet50_shapes
 from ..common.models.self_regulation import self_regulation as _self_regulation, sr_schedule
 from .sem_seg_fpn_R50 import dataloader, lr_multiplier, model, optimizer, train
 

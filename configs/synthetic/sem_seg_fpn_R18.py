@@ -1,6 +1,8 @@
 """Baseline: detectron2's SemanticSegmentor on the embedded synthetic set (CPU, minutes)."""
 
-from ..common.data.sem_seg import dataloader, head_classes
+from sr_d2.model_zoo import head_classes
+
+from ..common.data.sem_seg import dataloader
 from ..common.models.sem_seg_fpn import model
 from ..common.optim import optimizer
 from ..common.train import lr_multiplier, train

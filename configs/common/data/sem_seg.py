@@ -6,7 +6,6 @@ from omegaconf import OmegaConf
 import detectron2.data.transforms as T
 from detectron2.config import LazyCall as L
 from detectron2.data import (
-    MetadataCatalog,
     build_detection_test_loader,
     build_detection_train_loader,
     get_detection_dataset_dicts,
@@ -47,12 +46,6 @@ dataloader.evaluator = L(SRSemSegEvaluator)(
     area_thresholds=DEFAULT_AREA_THRESHOLDS,
     boundary_tolerance=DEFAULT_BOUNDARY_TOLERANCE,
 )
-
-
-def head_classes(dataset_name: str) -> dict:
-    """``num_classes`` and ``ignore_value`` of a semantic head, from the dataset's metadata."""
-    meta = MetadataCatalog.get(dataset_name)
-    return dict(num_classes=len(meta.stuff_classes), ignore_value=meta.ignore_label)
 
 
 def scale_crop_flip(short_edge_length, crop_size, max_size: int = sys.maxsize) -> list:

@@ -3,7 +3,7 @@ from detectron2 import model_zoo
 from detectron2.config import LazyCall as L
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import ResNet
-from ..constants import PIXEL_MEAN_RGB, PIXEL_STD_RGB
+from sr_d2.model_zoo import PIXEL_MEAN_RGB, PIXEL_STD_RGB
 
 model = model_zoo.get_config("common/models/panoptic_fpn.py").model
 

@@ -4,7 +4,7 @@ from detectron2.layers import ShapeSpec
 from detectron2.modeling import FPN, ResNet, SemanticSegmentor
 from detectron2.modeling.backbone.resnet import BasicStem
 from detectron2.modeling.meta_arch.semantic_seg import SemSegFPNHead
-from ..constants import PIXEL_MEAN_RGB, PIXEL_STD_RGB
+from sr_d2.model_zoo import PIXEL_MEAN_RGB, PIXEL_STD_RGB
 
 model = L(SemanticSegmentor)(
     backbone=L(FPN)(

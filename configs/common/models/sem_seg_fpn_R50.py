@@ -1,5 +1,6 @@
 """detectron2's SemanticSegmentor, R-50 FPN-256 from ImageNet weights, every norm ``${train.norm}``."""
-from .resnet50 import PIXEL_MEAN_BGR, PIXEL_STD_BGR, resnet50
+from sr_d2.model_zoo import PIXEL_MEAN_BGR, PIXEL_STD_BGR, resnet50
+
 from .sem_seg_fpn import model
 
 model.backbone.bottom_up = resnet50(norm="${train.norm}", freeze_at=2)  # stem and res2 frozen

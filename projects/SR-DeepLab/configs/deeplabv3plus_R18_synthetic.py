@@ -4,11 +4,12 @@ from detectron2.layers import ShapeSpec
 from detectron2.modeling import ResNet, SemanticSegmentor
 from detectron2.modeling.backbone.resnet import BasicStem
 from detectron2.projects.deeplab import DeepLabV3PlusHead
+from sr_d2.model_zoo import PIXEL_MEAN_RGB, PIXEL_STD_RGB, get_config, head_classes
 
-from ....configs.common.constants import PIXEL_MEAN_RGB, PIXEL_STD_RGB
 # sr-d2's synthetic data, optimizer and schedule (its FPN model is replaced below)
-from ....configs.common.data.sem_seg import head_classes
-from ....configs.synthetic.sem_seg_fpn_R18 import dataloader, lr_multiplier, optimizer, train
+_synthetic = get_config("synthetic/sem_seg_fpn_R18.py")
+dataloader, optimizer, lr_multiplier, train = (
+    _synthetic.dataloader, _synthetic.optimizer, _synthetic.lr_multiplier, _synthetic.train)
 
 model = L(SemanticSegmentor)(
     backbone=L(ResNet)(

@@ -6,8 +6,7 @@ every norm ``${train.norm}``.
 from detectron2.config import LazyCall as L
 from detectron2.modeling import SemanticSegmentor
 from detectron2.projects.deeplab import DeepLabV3PlusHead
-
-from ....configs.common.models.resnet50 import PIXEL_MEAN_BGR, PIXEL_STD_BGR, resnet50, resnet50_shapes
+from sr_d2.model_zoo import PIXEL_MEAN_BGR, PIXEL_STD_BGR, resnet50, resnet50_shapes
 
 _shapes = resnet50_shapes(res5_dilation=2)
 model = L(SemanticSegmentor)(

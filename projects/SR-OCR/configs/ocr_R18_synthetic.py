@@ -2,14 +2,14 @@
 from detectron2.config import LazyCall as L
 from detectron2.modeling import ResNet, SemanticSegmentor
 from detectron2.modeling.backbone.resnet import BasicStem
-
-from ....configs.common.constants import PIXEL_MEAN_RGB, PIXEL_STD_RGB
-from ....configs.common.data.sem_seg import head_classes
-from ....configs.common.models.self_regulation import self_regulation as _exits
-# sr-d2's synthetic data, optimizer and schedule (its FPN model is replaced below)
-from ....configs.synthetic.sem_seg_fpn_R18 import dataloader, lr_multiplier, optimizer, train
-
+from sr_d2.model_zoo import PIXEL_MEAN_RGB, PIXEL_STD_RGB, get_config, head_classes
 from sr_ocr import OCRHead
+
+# sr-d2's synthetic data, optimizer and schedule (its FPN model is replaced below)
+_synthetic = get_config("synthetic/sem_seg_fpn_R18.py")
+dataloader, optimizer, lr_multiplier, train = (
+    _synthetic.dataloader, _synthetic.optimizer, _synthetic.lr_multiplier, _synthetic.train)
+_exits = get_config("common/models/self_regulation.py").self_regulation
 
 model = L(SemanticSegmentor)(
     backbone=L(ResNet)(

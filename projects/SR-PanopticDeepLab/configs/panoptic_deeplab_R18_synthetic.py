@@ -18,9 +18,11 @@ from detectron2.evaluation import COCOPanopticEvaluator
 from detectron2.projects.panoptic_deeplab import PanopticDeepLab, PanopticDeeplabDatasetMapper
 from detectron2.projects.panoptic_deeplab.target_generator import PanopticDeepLabTargetGenerator
 from detectron2.solver.build import get_default_optimizer_params
+from sr_d2.model_zoo import get_config
 from sr_panoptic_deeplab import panoptic_deeplab_config
 
-from ....configs.common.train import lr_multiplier, train
+_schedule = get_config("common/train.py")
+lr_multiplier, train = _schedule.lr_multiplier, _schedule.train
 
 _YAML = os.path.join(os.path.dirname(os.path.abspath(__file__)), "panoptic_deeplab_R18_synthetic.yaml")
 _TRAIN, _TEST = "synthetic_panoptic_train", "synthetic_panoptic_val"

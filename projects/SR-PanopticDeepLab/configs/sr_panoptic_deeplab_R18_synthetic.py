@@ -1,12 +1,15 @@
 """Self-Regulation on panoptic_deeplab_R18_synthetic.py: the same model, data and schedule."""
 from detectron2.data import MetadataCatalog
+from sr_d2.model_zoo import get_config
 from sr_panoptic_deeplab import SRPanopticDeepLab
 
-from ....configs.common.models.self_regulation import self_regulation as _self_regulation, sr_schedule
 from .panoptic_deeplab_R18_synthetic import dataloader, lr_multiplier, model, optimizer, train
 
+_sr = get_config("common/models/self_regulation.py")
+sr_schedule = _sr.sr_schedule
+
 model._target_ = SRPanopticDeepLab
-model.self_regulation = _self_regulation
+model.self_regulation = _sr.self_regulation
 # PanopticDeepLab keeps its classes in the yacs config (the yaml): SR's are the dataset's, all
 # things and stuff (checked against the semantic head when the model is built)
 model.self_regulation.num_classes = len(MetadataCatalog.get(dataloader.train.dataset.names).stuff_classes)
