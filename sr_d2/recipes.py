@@ -35,7 +35,7 @@ RECIPES: Dict[str, Recipe] = {
     "official-losses": Recipe("sr-d2 with the official code's SR-F: ungated, not class-balanced",
                               (f"{SR}sr_f.gate=none", f"{SR}sr_f.class_balanced=False")),
     "sr-f-student-wrong": Recipe("sr-d2, SR-F only where the teacher is right and the student wrong",
-                                 (f"{SR}sr_f.gate=teacher_right_student_wrong",)),
+                                 (f"{SR}sr_f.form=teacher_student_wrong",)),
     "sr-f-soft": Recipe("sr-d2 with SR-F as KL to the teacher's softened distribution (tau 2)",
                         (f"{SR}sr_f.mode=soft", f"{SR}sr_f.tau=2.0")),
     "sr-f-res3": Recipe("sr-d2 with the res3 exit as SR-F's teacher (students: res4, res5, final output)",
@@ -43,31 +43,31 @@ RECIPES: Dict[str, Recipe] = {
     "sr-f-soft-res3": Recipe("sr-f-res3 with SR-F as KL to the teacher's softened distribution (tau 2)",
                              (f"{SR}sr_f.teacher=res3", f"{SR}sr_f.mode=soft", f"{SR}sr_f.tau=2.0")),
     "sr-f-res2res3": Recipe("sr-d2 with the res2 and res3 exits teaching as an ensemble (mean probabilities)",
-                            (f"{SR}sr_f.teacher=res2+res3",)),
+                            (f"{SR}sr_f.teacher=res2+res3", f"{SR}sr_f.form=teacher_ensemble")),
     "balanced-ce": Recipe("no SR-F teacher: sr-f-res3's students learn the labels, class-balanced, at the "
                           "same weight and schedule; exits on res2-res5, SR-L kept (sr-f-res3's control)",
-                          (f"{SR}sr_f.teacher=res3", f"{SR}sr_f.target=labels")),
+                          (f"{SR}sr_f.teacher=res3", f"{SR}sr_f.form=labels")),
     "plain-ce": Recipe("no SR-F teacher: sr-f-res3's students learn the labels, not class-balanced (deep "
                        "supervision); exits on res2-res5, SR-L kept",
-                       (f"{SR}sr_f.teacher=res3", f"{SR}sr_f.target=labels", f"{SR}sr_f.class_balanced=False")),
+                       (f"{SR}sr_f.teacher=res3", f"{SR}sr_f.form=labels", f"{SR}sr_f.class_balanced=False")),
     "sr-d2-control": Recipe("no SR-F teacher: sr-d2's students (res3-res5 exits, final output) learn the "
                             "labels, class-balanced, at sr-d2's weight and schedule (sr-d2's control)",
-                            (f"{SR}sr_f.target=labels",)),
+                            (f"{SR}sr_f.form=labels",)),
     "random-mask": Recipe("sr-f-res3's students learn the labels on a random mask holding, per class, the "
                           "mass of the teacher's mask (the control of the teacher's choice of pixels)",
-                          (f"{SR}sr_f.teacher=res3", f"{SR}sr_f.target=random_mask")),
+                          (f"{SR}sr_f.teacher=res3", f"{SR}sr_f.form=random_mask")),
     "sr-void": Recipe("sr-f-res3 with SR-F on the unlabelled (void) pixels too, as the official code",
-                      (f"{SR}sr_f.teacher=res3", f"{SR}sr_f.gate=teacher_right_or_void")),
+                      (f"{SR}sr_f.teacher=res3", f"{SR}sr_f.form=teacher_and_void")),
     "sr-f-feature": Recipe("SR-F on features: the students' features keep the res2 exit input's local "
                            "affinities (label-free)",
-                           (f"{SR}sr_f.mode=affinity", f"{SR}sr_f.gate=none", f"{SR}sr_f.class_balanced=False")),
+                           (f"{SR}sr_f.form=teacher_affinity", f"{SR}sr_f.gate=none", f"{SR}sr_f.class_balanced=False")),
     "sr-f-stem": Recipe("sr-d2 with an exit on the stem (stride 4) as SR-F's teacher, as the official code "
                         "(its exit reads the conv before the max-pool, stride 2)",
                         (*_STEM_EXIT, f"{SR}sr_f.teacher=stem")),
     "stem-balanced-ce": Recipe("no SR-F teacher: exits on the stem and res2-res5, the deeper exits and the "
                                "final output learn the labels, class-balanced (deep supervision from a stem "
                                "exit); SR-L kept (sr-f-stem's control)",
-                               (*_STEM_EXIT, f"{SR}sr_f.teacher=stem", f"{SR}sr_f.target=labels")),
+                               (*_STEM_EXIT, f"{SR}sr_f.teacher=stem", f"{SR}sr_f.form=labels")),
     "sr-l-off": Recipe("sr-d2 without SR-L", (f"{SR}weight_dict.loss_sr_l=0",)),
     "backbone-grad-0.1": Recipe("sr-d2 with the exits' gradient into the backbone at a tenth",
                                 (f"{SR}exit_head.backbone_grad_scale=0.1",)),

@@ -1,105 +1,136 @@
 """
-SR-F and SR-L as the criteria :class:`SelfRegulation` is given: their settings, checked once, and
-their losses on stacked logits. What SR-F's students learn is a registered target
-(``SR_F_TARGETS``): the teacher (the method) or a control that takes the teacher out.
+SR-F and SR-L as :class:`SelfRegulation` computes them. SR-F is a module chosen by name in
+``SR_F_FORMS`` (``sr_f.form``): the method, "teacher" (:class:`SRFeatureLoss`), or a form the
+studies train (``sr_d2.modeling.study_forms``), each a subclass that changes one piece of it.
 """
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Dict, List, Optional, Set, Type
 
 import torch
+from torch import nn
 
-from detectron2.utils.registry import Registry
+from detectron2.layers import ShapeSpec
+from detectron2.utils import comm
 
 from ..utils import is_setting
-from .losses import SR_F_GATES, class_argmax, sem_seg_ce_loss, sr_f_loss, sr_l_loss
+from .losses import sr_f_loss, sr_l_loss
 
-__all__ = ["SR_F_TARGETS", "SRFeatureLoss", "SRLogitLoss", "random_mask_shares"]
+__all__ = ["SR_F_FORMS", "SRFeatureLoss", "SRLogitLoss", "class_mass", "register_sr_f_form"]
 
-SR_F_TARGETS = Registry("SR_F_TARGETS")
-SR_F_TARGETS.__doc__ = """
-What SR-F's students learn, by name (``SRFeatureLoss.target``). Each is called as
-``fn(sr_f, students, teacher, shares, mass)`` with the :class:`SRFeatureLoss`, the (S, N, C, h, w)
-or (N, C, h, w) student logits, the (N, C, h, w) teacher logits, the label shares and the (C,)
-class mass (None unless class-balanced), and returns the unweighted scalar loss.
-"""
+# Forms of SR-F by name (``sr_f.form``): :class:`SRFeatureLoss` (the method, "teacher") and its
+# subclasses, each built with SR-F's settings and the exits, computing the unweighted SR-F loss.
+SR_F_FORMS: Dict[str, Type["SRFeatureLoss"]] = {}
 
-SR_F_MODES = ("hard", "soft", "affinity")
+
+def register_sr_f_form(name: str) -> Callable[[type], type]:
+    """Class decorator: the :class:`SRFeatureLoss` subclass is SR-F's form ``name``
+    (``model.self_regulation.sr_f.form=<name>``); ValueError if the name is taken."""
+    def register(cls: type) -> type:
+        if name in SR_F_FORMS:
+            raise ValueError(f"SR-F form {name!r} is already registered ({SR_F_FORMS[name].__name__})")
+        SR_F_FORMS[name] = cls
+        return cls
+    return register
+
+SR_F_MODES = ("hard", "soft")
+SR_F_GATES = ("none", "teacher_right")
 SR_L_MODES = ("image", "pixel")
 
 
-@dataclass(frozen=True)
-class SRFeatureLoss:
+@torch.no_grad()
+def class_mass(shares: torch.Tensor) -> torch.Tensor:
+    """(C,) labelled mass per class of (N, C, h, w) shares; under DDP the mean over processes."""
+    mass = shares.sum(dim=(0, 2, 3))
+    if comm.get_world_size() > 1:
+        torch.distributed.all_reduce(mass)
+        mass /= comm.get_world_size()
+    return mass
+
+
+@register_sr_f_form("teacher")
+class SRFeatureLoss(nn.Module):
     """
-    SR-F, shallow to deep: which exit teaches (``teacher``: a feature name, several joined by "+"
-    for an ensemble, None for the shallowest), what its students learn (``target``, a name in
-    ``SR_F_TARGETS``), and the loss's ``mode``, ``tau``, ``gate`` and ``class_balanced`` (see
-    :func:`sr_f_loss`; mode "affinity" is SR-F on features, computed by :class:`SelfRegulation`).
+    SR-F, shallow to deep: the ``teacher`` exit (None: the shallowest) teaches the exits after it
+    and the final output, by ``mode`` "hard" (CE to its argmax) or "soft" (KL at ``tau``), on the
+    pixels ``gate`` keeps ("none" or "teacher_right"), each class weighing the same with
+    ``class_balanced`` (see :func:`sr_f_loss`).
     """
 
-    teacher: Optional[str]
-    target: str
-    mode: str
-    tau: float
-    gate: str
-    class_balanced: bool
+    # class balance weighs the gated terms by the labels' classes, so it needs a gate
+    balances_by_gate = True
 
-    def __post_init__(self):
+    def __init__(self, *, teacher: Optional[str], mode: str, tau: float, gate: str, class_balanced: bool,
+                 exits: Dict[str, ShapeSpec], **unused):
+        """
+        Args:
+            teacher, mode, tau, gate, class_balanced: SR-F's settings, above.
+            exits: the exits' shapes by name, shallow to deep (at equal stride, the teacher first).
+            unused: what other forms take (the final output's classes, the exits' conv_dims and
+                backbone_grad_scale).
+        """
+        super().__init__()
+        self.teacher, self.mode, self.tau, self.gate, self.class_balanced = teacher, mode, tau, gate, class_balanced
+        problems = self.problems()
+        names = list(exits)
+        teachers = self.teacher_names(teacher) or {names[0]}
+        if not problems and not teachers <= set(names[:-1]):
+            problems.append(f"sr_f.teacher={teacher!r} must be an exit with a deeper one after it, one of "
+                            f"{names[:-1]}")
+        if problems:
+            raise ValueError("SelfRegulation: " + "; ".join(problems))
+        # indices of the teacher exits; the students are the exits after the deepest, and the output
+        self.teachers: List[int] = sorted(names.index(t) for t in teachers)
+
+    def problems(self) -> List[str]:
+        """What is wrong with the settings, each naming its setting."""
         problems = []
-        choices = {"mode": (self.mode, SR_F_MODES), "gate": (self.gate, SR_F_GATES),
-                   "target": (self.target, tuple(name for name, _ in SR_F_TARGETS))}
-        for name, (value, allowed) in choices.items():
+        for name, value, allowed in (("mode", self.mode, SR_F_MODES), ("gate", self.gate, SR_F_GATES)):
             if value not in allowed:
                 problems.append(f"sr_f.{name} must be one of {allowed}, got {value!r}")
         if not is_setting(self.tau, above=True):
             problems.append(f"sr_f.tau must be a finite number > 0 (it divides the logits), got {self.tau!r}")
         if not (self.teacher is None or isinstance(self.teacher, str)):
-            problems.append(f"sr_f.teacher must be a feature name, names joined by '+', or None; got {self.teacher!r}")
+            problems.append(f"sr_f.teacher must be a feature name or None; got {self.teacher!r}")
         if not isinstance(self.class_balanced, bool):
             problems.append(f"sr_f.class_balanced must be True or False, got {self.class_balanced!r}")
-        elif self.mode == "affinity" and (self.gate != "none" or self.target != "teacher" or self.class_balanced):
-            problems.append("sr_f.mode='affinity' (SR-F on features) is label-free: it needs gate='none', "
-                            f"target='teacher', class_balanced=False; got {self.gate!r}, {self.target!r}, "
-                            f"{self.class_balanced!r}")
-        elif self.target == "random_mask" and (self.gate != "teacher_right" or self.mode != "hard"):
-            problems.append("sr_f.target='random_mask' matches the mask of gate='teacher_right' with "
-                            f"mode='hard'; got {self.gate!r}, {self.mode!r}")
-        elif self.class_balanced and self.gate == "none" and self.target == "teacher":
+        elif self.class_balanced and self.gate == "none" and self.balances_by_gate:
             problems.append("sr_f.class_balanced=True (sr-d2's default) needs a gate other than 'none' "
                             "(it balances the labels' classes): with gate='none' set class_balanced=False")
-        if problems:
-            raise ValueError("SelfRegulation: " + "; ".join(problems))
+        return problems
 
-    @property
-    def teachers(self) -> Optional[set]:
-        """The teacher exits' names; None: the shallowest exit."""
-        return None if self.teacher is None else set(self.teacher.split("+"))
+    @classmethod
+    def teacher_names(cls, teacher: Optional[str]) -> Optional[Set[str]]:
+        """The teacher exits' names in setting ``teacher``; None: the shallowest exit."""
+        if teacher is not None and "+" in str(teacher):
+            raise ValueError(f"SelfRegulation: sr_f.teacher={teacher!r}: several teachers are the study form "
+                             "sr_f.form='teacher_ensemble'")
+        return None if teacher is None else {teacher}
 
-    def __call__(self, students: torch.Tensor, teacher: torch.Tensor, shares: torch.Tensor,
-                 mass: Optional[torch.Tensor]) -> torch.Tensor:
-        """The unweighted SR-F of (S, N, C, h, w) or (N, C, h, w) students, given the (N, C, h, w)
-        teacher logits, the label shares and the (C,) class mass (when class-balanced)."""
-        return SR_F_TARGETS.get(self.target)(self, students, teacher, shares, mass)
+    def teacher_logits(self, seg: torch.Tensor) -> torch.Tensor:
+        """(N, C, h, w) the teacher's logits from the (K, N, C, h, w) exits' logits."""
+        return seg[self.teachers[0]]
 
+    def forward(self, sr, seg: torch.Tensor, teacher: torch.Tensor, final_seg: torch.Tensor,
+                shares: torch.Tensor, features: Dict[str, torch.Tensor], final_logits: torch.Tensor) -> torch.Tensor:
+        """
+        The unweighted SR-F of the exits after the teacher and of the final output.
 
-@SR_F_TARGETS.register()
-def teacher(sr_f: SRFeatureLoss, students, teacher, shares, mass) -> torch.Tensor:
-    """SR-F itself: the students learn the teacher (:func:`sr_f_loss`)."""
-    return sr_f_loss(students, teacher, sr_f.mode, sr_f.tau, sr_f.gate, shares, sr_f.class_balanced, mass)
+        Args:
+            sr: the SelfRegulation calling (it maps the exits' classes into the final output's).
+            seg: (K, N, C, h, w) the exits' logits; teacher: (N, C, h, w) :meth:`teacher_logits`;
+            final_seg: (N, C_final, h, w) the final logits at the loss size; shares: (N, C, h, w)
+                the label shares; features, final_logits: as SelfRegulation is given them.
+        """
+        mass = class_mass(shares) if self.class_balanced else None
+        final_mass = None if mass is None else sr.summed_into_final(mass, dim=0)
+        return self.loss(seg[self.teachers[-1] + 1 :], teacher, shares, mass) + self.loss(
+            final_seg, sr.teacher_in_final_classes(teacher), sr.summed_into_final(shares, dim=1), final_mass)
 
-
-@SR_F_TARGETS.register()
-def labels(sr_f: SRFeatureLoss, students, teacher, shares, mass) -> torch.Tensor:
-    """Control without a teacher: the same students learn the label shares (mode, tau and gate do
-    not apply)."""
-    return sem_seg_ce_loss(students, shares, sr_f.class_balanced, mass)
-
-
-@SR_F_TARGETS.register()
-def random_mask(sr_f: SRFeatureLoss, students, teacher, shares, mass) -> torch.Tensor:
-    """Control of the teacher's mask: the label shares on a random mask of the teacher mask's
-    per-class mass (:func:`random_mask_shares`): which pixels the teacher picks, not how many."""
-    kept = random_mask_shares(shares, class_argmax(teacher.detach(), dim=1))
-    return sem_seg_ce_loss(students, kept, sr_f.class_balanced, mass)
+    def loss(self, students: torch.Tensor, teacher: torch.Tensor, shares: torch.Tensor,
+             mass: Optional[torch.Tensor]) -> torch.Tensor:
+        """SR-F of (S, N, C, h, w) or (N, C, h, w) students, given the (N, C, h, w) teacher logits, the
+        label shares and the (C,) class mass (when class-balanced)."""
+        return sr_f_loss(students, teacher, self.mode, self.tau, self.gate, shares, self.class_balanced, mass)
 
 
 @dataclass(frozen=True)
@@ -126,22 +157,3 @@ class SRLogitLoss:
         if self.mode == "image":
             return sr_l_loss(cls, final_cls, "image")
         return sr_l_loss(seg, final_seg, "pixel", self.tau)
-
-
-@torch.no_grad()
-def random_mask_shares(shares: torch.Tensor, teacher_labels: torch.Tensor) -> torch.Tensor:
-    """
-    The control of the teacher's mask: (N, C, h, w) label shares kept on a random mask that holds,
-    for each class c, the mass the teacher's "teacher_right" mask keeps of it (the shares of c
-    where the (N, h, w) ``teacher_labels`` are c): c's cells in a random order, each kept whole
-    until that mass is reached, the last one in part. Where the teacher's mask is, is lost.
-    """
-    n, c, h, w = shares.shape
-    right = shares.gather(1, teacher_labels[:, None]).flatten()
-    wanted = shares.new_zeros(c).index_add_(0, teacher_labels.flatten(), right)  # (C,) the teacher's
-    flat = shares.transpose(0, 1).reshape(c, -1)  # (C, N*h*w)
-    order = torch.rand(flat.shape, device=flat.device).argsort(dim=1)
-    ordered = flat.gather(1, order)
-    before = ordered.cumsum(dim=1) - ordered  # mass of the cells ahead in the order
-    kept = ordered * ((wanted[:, None] - before) / ordered.clamp(min=1e-12)).clamp(0, 1)
-    return torch.zeros_like(flat).scatter_(1, order, kept).view(c, n, h, w).transpose(0, 1)

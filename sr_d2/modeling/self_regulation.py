@@ -11,7 +11,6 @@ composed in one module that any segmentation meta-architecture calls in training
   SR-F: S_1 (shallowest) teaches S_2..S_K and S_0   (detail kept in the deep layers)
   SR-L: S_0 (final) teaches S_1..S_K                 (context given to the shallow layers)
 """
-import math
 from dataclasses import fields
 from typing import Any, Dict, Mapping, Optional, Sequence
 
@@ -19,25 +18,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-import fvcore.nn.weight_init as weight_init
-
 from detectron2.config import configurable
-from detectron2.layers import Conv2d, ShapeSpec
+from detectron2.layers import ShapeSpec
 from detectron2.modeling import Backbone
-from detectron2.utils import comm
 
 from ..utils import is_setting
-from .criterion import SRFeatureLoss, SRLogitLoss
-from .exit_head import ExitHead, ImageClassifier, grad_scaled
-from .losses import (
-    class_argmax,
-    image_cls_loss,
-    image_labels_from_mask,
-    label_shares,
-    sem_seg_ce_loss,
-    sr_f_affinity_loss,
-    void_to_teacher,
-)
+from .criterion import SR_F_FORMS, SRLogitLoss
+from .exit_head import ExitHead, ImageClassifier
+from .losses import class_argmax, image_cls_loss, image_labels_from_mask, label_shares, sem_seg_ce_loss
 
 __all__ = ["LOSSES", "SR_PRESETS", "SelfRegulation", "exit_feature_shapes", "yacs_settings"]
 
@@ -51,7 +39,7 @@ LOSSES = ("loss_exit_seg", "loss_exit_cls", "loss_sr_f", "loss_sr_l")
 # divided by 0.8: the same ratios.
 _OFFICIAL_LOSSES = dict(
     weight_dict={"loss_exit_seg": 1.0, "loss_exit_cls": 0.25, "loss_sr_f": 1.25, "loss_sr_l": 1.25},
-    sr_f=dict(teacher=None, target="teacher", mode="hard", tau=1.0, gate="none", class_balanced=False),
+    sr_f=dict(teacher=None, mode="hard", tau=1.0, gate="none", class_balanced=False, form="teacher"),
     sr_l=dict(mode="image", tau=1.0),
 )
 SR_PRESETS = {
@@ -135,12 +123,10 @@ class SelfRegulation(nn.Module):
             weight_dict: the weight of each loss this module returns: "loss_exit_seg" (the exits'
                 CE), "loss_exit_cls" (image-level BCE of the exits and of the final output),
                 "loss_sr_f" and "loss_sr_l"; each summed over its terms first.
-            sr_f: SR-F's ``teacher``, ``target``, ``mode``, ``tau``, ``gate`` and
-                ``class_balanced``, see :class:`SRFeatureLoss`. Its students are the exits after
-                the (deepest) teacher exit and the final output. Mode "affinity" is SR-F on
-                features (:func:`sr_f_affinity_loss`): the teacher exit's input feature regulates
-                each student's, the deeper exits' input features and the final logits, each
-                through a 1x1 projection to ``conv_dims`` channels (training only).
+            sr_f: SR-F's ``teacher``, ``mode``, ``tau``, ``gate`` and ``class_balanced``, see
+                :class:`SRFeatureLoss`, and its ``form``: "teacher" (the method) or a form the
+                studies train, by its name in ``SR_F_FORMS``. Its students are the exits after the
+                teacher exit and the final output.
             sr_l: SR-L's ``mode`` and ``tau``, see :class:`SRLogitLoss`.
             final_classes: when the final output's classes group the exits' (Panoptic-FPN: its
                 head has one "things" class, the exits each thing class), the final class of each
@@ -152,24 +138,16 @@ class SelfRegulation(nn.Module):
         super().__init__()
         _check_settings(input_shape, num_classes=num_classes, exit_head=exit_head, loss_stride=loss_stride,
                         label_sampling=label_sampling, weight_dict=weight_dict, final_classes=final_classes)
-        self.sr_f = _criterion(SRFeatureLoss, "sr_f", sr_f)
-        self.sr_l = _criterion(SRLogitLoss, "sr_l", sr_l)
+        form = _sr_f_form(sr_f)
+        self.sr_l = _settings_of(SRLogitLoss, "sr_l", sr_l)
         if final_classes is not None and self.sr_l.mode != "image":
             raise ValueError("SelfRegulation: final_classes needs sr_l.mode='image' (pixel SR-L compares "
                              "the final output's and the exits' distributions over the same classes)")
-        teachers = self.sr_f.teachers or set()
+        teachers = form.teacher_names(sr_f["teacher"]) or set()
         # at equal stride (detectron2's stem and res2) the named teachers are the shallower
         ordered = sorted(input_shape.items(), key=lambda kv: (kv[1].stride, kv[0] not in teachers))
         self.in_features = [name for name, _ in ordered]
         self.input_shape = dict(ordered)
-        teachers = teachers or {self.in_features[0]}
-        if not teachers <= set(self.in_features[:-1]):
-            raise ValueError(f"SelfRegulation: sr_f.teacher={self.sr_f.teacher!r} must be an exit with a deeper "
-                             f"one after it, one of {self.in_features[:-1]}, or several joined by '+'")
-        if self.sr_f.mode == "affinity" and len(teachers) > 1:
-            raise ValueError(f"SelfRegulation: sr_f.mode='affinity' takes one teacher exit, got {self.sr_f.teacher!r}")
-        # indices of the teacher exits; the students are the exits after the deepest, and the output
-        self.sr_f_teachers = sorted(self.in_features.index(t) for t in teachers)
         self.exits = nn.ModuleDict(
             {name: ExitHead(shape.channels, num_classes, **exit_head) for name, shape in ordered})
         self.regroups_classes = final_classes is not None
@@ -181,16 +159,13 @@ class SelfRegulation(nn.Module):
                              torch.nonzero(torch.bincount(groups)[groups] == 1)[:, 0], persistent=False)
         # Image-level classifier of the final output S_0, as each exit has one.
         self.final_image_classifier = ImageClassifier(self.num_final_classes)
-        if self.sr_f.mode == "affinity":  # each student's projection: the deeper exits' features, S_0
-            students = self.in_features[self.sr_f_teachers[-1] + 1 :]
-            self.sr_f_projections = nn.ModuleDict(
-                {name: _projection(self.input_shape[name].channels, exit_head["conv_dims"]) for name in students})
-            self.final_projection = _projection(self.num_final_classes, exit_head["conv_dims"])
+        self.sr_f = form(exits=self.input_shape, num_final_classes=self.num_final_classes,
+                         conv_dims=exit_head["conv_dims"], backbone_grad_scale=float(exit_head["backbone_grad_scale"]),
+                         **{k: v for k, v in sr_f.items() if k != "form"})
         self.num_classes = num_classes
         self.ignore_value = ignore_value
         self.loss_stride, self.label_sampling = loss_stride, label_sampling
         self.weight_dict = {key: float(weight_dict[key]) for key in LOSSES}
-        self.backbone_grad_scale = float(exit_head["backbone_grad_scale"])
         self.scale = 1.0  # on SR-F and SR-L; set by SRSchedule
         # the teacher's running pixel accuracy (labelled pixels, exponential average)
         self.register_buffer("teacher_accuracy", torch.tensor(0.0))
@@ -250,7 +225,6 @@ class SelfRegulation(nn.Module):
         cls = torch.stack([c for _, c in exits]).float()
         final_seg = _resized(final_logits, size).float()
         final_cls = self.final_image_classifier(final_logits).float()
-        final_shares = self._summed_into_final(shares, dim=1)
 
         exit_cls = image_cls_loss(cls, image_labels)
         exit_cls = exit_cls + image_cls_loss(final_cls, self._image_labels_in_final(image_labels))
@@ -258,23 +232,13 @@ class SelfRegulation(nn.Module):
             "loss_exit_seg": self.weight_dict["loss_exit_seg"] * sem_seg_ce_loss(seg, shares),
             "loss_exit_cls": self.weight_dict["loss_exit_cls"] * exit_cls,
         }
-        teacher = self._sr_f_teacher(seg)  # formed once: tracked, and SR-F's teacher
+        teacher = self.sr_f.teacher_logits(seg)  # formed once: tracked, and SR-F's teacher
         if self.training:
             self._track_teacher(teacher, shares)
         zero = final_seg.new_zeros(())
         losses.update(loss_sr_f=zero, loss_sr_l=zero)
-        if self.scale > 0 and self.weight_dict["loss_sr_f"] > 0 and self.sr_f.mode == "affinity":
-            loss = self._sr_f_affinity(features, final_logits)
-            losses["loss_sr_f"] = (self.scale * self.weight_dict["loss_sr_f"]) * loss
-        elif self.scale > 0 and self.weight_dict["loss_sr_f"] > 0:
-            if self.sr_f.gate == "teacher_right_or_void":  # void cells go to the teacher's class
-                shares = void_to_teacher(shares, class_argmax(teacher, dim=1))
-                final_shares = self._summed_into_final(shares, dim=1)
-            # students: the exits after the teacher, and the final output in its own classes
-            mass = _class_mass(shares) if self.sr_f.class_balanced else None
-            final_mass = None if mass is None else self._summed_into_final(mass, dim=0)
-            loss = self.sr_f(seg[self.sr_f_teachers[-1] + 1 :], teacher, shares, mass) + self.sr_f(
-                final_seg, self._teacher_in_final_classes(teacher), final_shares, final_mass)
+        if self.scale > 0 and self.weight_dict["loss_sr_f"] > 0:
+            loss = self.sr_f(self, seg, teacher, final_seg, shares, features, final_logits)
             losses["loss_sr_f"] = (self.scale * self.weight_dict["loss_sr_f"]) * loss
         if self.scale > 0 and self.weight_dict["loss_sr_l"] > 0:
             if self.regroups_classes:
@@ -286,24 +250,7 @@ class SelfRegulation(nn.Module):
             losses["loss_sr_l"] = (self.scale * self.weight_dict["loss_sr_l"]) * loss
         return losses
 
-    def _sr_f_teacher(self, seg: torch.Tensor) -> torch.Tensor:
-        """(N, C, h, w) SR-F's teacher logits from the (K, N, C, h, w) exits' logits: its exit's, or
-        the log of its exits' mean probabilities."""
-        if len(self.sr_f_teachers) == 1:
-            return seg[self.sr_f_teachers[0]]
-        log_p = F.log_softmax(seg[self.sr_f_teachers], dim=2)
-        return torch.logsumexp(log_p, dim=0) - math.log(len(self.sr_f_teachers))
-
-    def _sr_f_affinity(self, features: Dict[str, torch.Tensor], final_logits: torch.Tensor) -> torch.Tensor:
-        """SR-F on features (unweighted): the sum over the students of :func:`sr_f_affinity_loss`."""
-        teacher = features[self.in_features[self.sr_f_teachers[0]]]
-        loss = sr_f_affinity_loss(self.final_projection(final_logits.float()), teacher)
-        for name, projection in self.sr_f_projections.items():
-            loss = loss + sr_f_affinity_loss(projection(grad_scaled(features[name], self.backbone_grad_scale)),
-                                             teacher)
-        return loss
-
-    def _summed_into_final(self, x: torch.Tensor, dim: int) -> torch.Tensor:
+    def summed_into_final(self, x: torch.Tensor, dim: int) -> torch.Tensor:
         """``x`` with its dimension ``dim`` over the exits' classes summed into the final output's
         (``x`` itself without final_classes)."""
         if not self.regroups_classes:
@@ -321,30 +268,13 @@ class SelfRegulation(nn.Module):
             1, groups, image_labels, "amax")
 
     @torch.no_grad()
-    def _teacher_in_final_classes(self, teacher: torch.Tensor) -> torch.Tensor:
+    def teacher_in_final_classes(self, teacher: torch.Tensor) -> torch.Tensor:
         """(N, C, h, w) teacher logits -> (N, C_final, h, w): the log of its probabilities summed
         into the final classes (the logits themselves without final_classes)."""
         if not self.regroups_classes:
             return teacher
-        grouped = self._summed_into_final(F.softmax(teacher, dim=1), dim=1)
+        grouped = self.summed_into_final(F.softmax(teacher, dim=1), dim=1)
         return grouped.clamp(min=torch.finfo(grouped.dtype).tiny).log()
-
-
-@torch.no_grad()
-def _class_mass(shares: torch.Tensor) -> torch.Tensor:
-    """(C,) labelled mass per class of (N, C, h, w) shares; under DDP the mean over processes."""
-    mass = shares.sum(dim=(0, 2, 3))
-    if comm.get_world_size() > 1:
-        torch.distributed.all_reduce(mass)
-        mass /= comm.get_world_size()
-    return mass
-
-
-def _projection(in_channels: int, out_channels: int) -> Conv2d:
-    """A 1x1 conv, MSRA-initialised: a student's features projected for SR-F on features."""
-    conv = Conv2d(in_channels, out_channels, kernel_size=1)
-    weight_init.c2_msra_fill(conv)
-    return conv
 
 
 def _resized(logits: torch.Tensor, size) -> torch.Tensor:
@@ -354,13 +284,26 @@ def _resized(logits: torch.Tensor, size) -> torch.Tensor:
     return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
 
 
-def _criterion(cls, name: str, settings):
-    """``cls`` (SRFeatureLoss or SRLogitLoss) of the ``settings`` mapping; ValueError naming the
-    keys it needs unless it gives exactly those."""
+def _settings_of(cls, name: str, settings):
+    """``cls`` of the ``settings`` mapping; ValueError naming the keys it needs unless it gives exactly those."""
     keys = [f.name for f in fields(cls)]
     if not isinstance(settings, Mapping) or sorted(settings) != sorted(keys):
         raise ValueError(f"SelfRegulation: {name} must give each of {keys} and nothing else, got {settings!r}")
     return cls(**settings)
+
+
+_SR_F_KEYS = ("teacher", "mode", "tau", "gate", "class_balanced", "form")
+
+
+def _sr_f_form(settings):
+    """The class in ``SR_F_FORMS`` of SR-F's ``settings`` mapping; ValueError naming the keys it
+    needs unless it gives exactly those, or the registered forms."""
+    if not isinstance(settings, Mapping) or sorted(settings) != sorted(_SR_F_KEYS):
+        raise ValueError(f"SelfRegulation: sr_f must give each of {list(_SR_F_KEYS)} and nothing else, got "
+                         f"{settings!r}")
+    if settings["form"] not in SR_F_FORMS:
+        raise ValueError(f"SelfRegulation: sr_f.form must be one of {tuple(SR_F_FORMS)}, got {settings['form']!r}")
+    return SR_F_FORMS[settings["form"]]
 
 
 def _check_settings(input_shape, *, num_classes, exit_head, loss_stride, label_sampling, weight_dict,

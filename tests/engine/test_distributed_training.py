@@ -79,11 +79,11 @@ def test_two_processes_train_sr_as_one_process_with_the_whole_batch(gloo):
 
 
 def _class_mass_on(rank: int, world: int):
-    from sr_d2.modeling.self_regulation import _class_mass
+    from sr_d2.modeling.criterion import class_mass
 
     shares = torch.zeros(1, 3, 2, 2)
     shares[0, rank, 0, 0] = 1.0 + rank  # rank 0: class 0, mass 1; rank 1: class 1, mass 2
-    return _class_mass(shares)
+    return class_mass(shares)
 
 
 def test_class_balanced_sr_f_divides_by_the_class_mass_averaged_over_processes(gloo):

@@ -5,13 +5,15 @@ import torch.nn.functional as F
 from detectron2.layers import ShapeSpec
 
 from sr_d2.modeling import (
-    SR_F_TARGETS,
+    SR_F_FORMS,
     SR_PRESETS,
     SelfRegulation,
+    SRFeatureLoss,
     image_cls_loss,
     image_labels_from_mask,
     label_shares,
     random_mask_shares,
+    register_sr_f_form,
     sem_seg_ce_loss,
     sr_f_affinity_loss,
     sr_f_loss,
@@ -125,14 +127,19 @@ def test_backbone_grad_scale_scales_what_the_exits_send_into_the_features_and_no
     # the default balances SR-F's classes: ungating it alone names the setting to add
     (dict(sr_f=dict(gate="none")), "needs a gate other than 'none'.*set class_balanced=False"),
     (dict(sr_f=dict(class_balanced="yes")), "sr_f.class_balanced must be True or False"),
-    (dict(sr_f=dict(target="oracle")), "sr_f.target must be one of"),
+    (dict(sr_f=dict(form="oracle")), "sr_f.form must be one of"),
     (dict(sr_f=dict(tau=-1.0)), "sr_f.tau must be a finite number > 0"),
     (dict(sr_l=dict(mode="voxel")), "sr_l.mode must be one of"),
     (dict(exit_head=dict(backbone_grad_scale=-1)), "backbone_grad_scale must be a finite number >= 0"),
     (dict(exit_head=dict(dims=8)), "exit_head must give each of"),
     (dict(sr_f=dict(temperature=2.0)), "sr_f must give each of"),
-    (dict(sr_f=dict(mode="affinity")), "sr_f.mode='affinity'.*label-free.*gate='none'"),
-    (dict(sr_f=dict(target="random_mask", gate="none", class_balanced=False)),
+    (dict(sr_f=dict(mode="affinity")), "sr_f.mode must be one of \\('hard', 'soft'\\)"),
+    (dict(sr_f=dict(gate="teacher_right_or_void")), "sr_f.gate must be one of \\('none', 'teacher_right'\\)"),
+    (dict(sr_f=dict(teacher="res2+res3")), "several teachers are the study form sr_f.form='teacher_ensemble'"),
+    (dict(sr_f=dict(form="teacher_affinity")), "teacher_affinity.*label-free.*gate='none'"),
+    (dict(sr_f=dict(form="teacher_and_void", gate="none", class_balanced=False)),
+     "teacher_and_void.*changes gate 'teacher_right'"),
+    (dict(sr_f=dict(form="random_mask", gate="none", class_balanced=False)),
      "random_mask.*gate='teacher_right'"),
     (dict(final_classes=[0, 1]), "final_classes must give each of the 3 classes its final class"),
     (dict(final_classes=[0, 0, 2]), "numbered 0.. without a gap"),
@@ -235,7 +242,7 @@ def test_a_deeper_sr_f_teacher_teaches_only_the_exits_below_it_and_the_final_out
 
 def test_an_ensemble_teacher_is_the_mean_of_its_exits_probabilities_and_teaches_the_exits_after_it():
     shapes = {**SHAPES, "res4": ShapeSpec(channels=8, stride=16)}
-    sr = _sr(shapes, sr_f=dict(teacher="res3+res2"))
+    sr = _sr(shapes, sr_f=dict(teacher="res3+res2", form="teacher_ensemble"))
     features, final_logits, targets = _inputs()
     features["res4"] = torch.randn(2, 8, 2, 2)
     loss = sr(features, final_logits, targets)["loss_sr_f"]
@@ -250,15 +257,15 @@ def test_an_ensemble_teacher_is_the_mean_of_its_exits_probabilities_and_teaches_
     for teacher_exit in ("res2", "res3"):
         assert sum(_grads(loss, list(sr.exits[teacher_exit].parameters()))) == 0
     assert sum(_grads(loss, list(sr.exits["res4"].parameters()))) > 0
-    with pytest.raises(ValueError, match="or several joined by"):
-        _sr(shapes, sr_f=dict(teacher="res2+res4"))
+    with pytest.raises(ValueError, match="sr_f.teacher='res2\\+res4' must be an exit with a deeper one after it"):
+        _sr(shapes, sr_f=dict(teacher="res2+res4", form="teacher_ensemble"))
 
 
 @pytest.mark.parametrize("balanced", [True, False])
 def test_labels_target_teaches_the_same_students_the_labels_without_the_teacher(balanced):
     # The balanced-ce / plain-ce controls: SR-F's students below the res3 teacher learn the labels.
     shapes = {**SHAPES, "res4": ShapeSpec(channels=8, stride=16)}
-    sr = _sr(shapes, sr_f=dict(teacher="res3", target="labels", class_balanced=balanced))
+    sr = _sr(shapes, sr_f=dict(teacher="res3", form="labels", class_balanced=balanced))
     features, final_logits, targets = _inputs()
     features["res4"] = torch.randn(2, 8, 2, 2)
     loss = sr(features, final_logits, targets)["loss_sr_f"]
@@ -316,7 +323,7 @@ def test_random_mask_keeps_the_teachers_mass_per_class_elsewhere():
 
 def test_random_mask_target_is_the_balanced_label_ce_on_the_random_mask_without_the_teacher():
     shapes = {**SHAPES, "res4": ShapeSpec(channels=8, stride=16)}
-    sr = _sr(shapes, sr_f=dict(teacher="res3", target="random_mask"))
+    sr = _sr(shapes, sr_f=dict(teacher="res3", form="random_mask"))
     features, final_logits, targets = _inputs()
     features["res4"] = torch.randn(2, 8, 2, 2)
     torch.manual_seed(5)
@@ -339,27 +346,27 @@ def test_random_mask_target_is_the_balanced_label_ce_on_the_random_mask_without_
 def test_void_gate_teaches_the_void_cells_too():
     features, final_logits, targets = _inputs()  # rows 0-3 void: the first row of 4x4 cells
     grads = {}
-    for gate in ("teacher_right", "teacher_right_or_void"):
-        loss = _sr(sr_f=dict(gate=gate))(features, final_logits, targets)["loss_sr_f"]
-        grads[gate] = torch.autograd.grad(loss, final_logits)[0].abs().sum(dim=(0, 1))  # (8, 8)
-    assert grads["teacher_right"][0].sum() == 0 and (grads["teacher_right_or_void"][0] > 0).all()
+    for form in ("teacher", "teacher_and_void"):
+        loss = _sr(sr_f=dict(form=form))(features, final_logits, targets)["loss_sr_f"]
+        grads[form] = torch.autograd.grad(loss, final_logits)[0].abs().sum(dim=(0, 1))  # (8, 8)
+    assert grads["teacher"][0].sum() == 0 and (grads["teacher_and_void"][0] > 0).all()
 
 
 def test_sr_f_on_features_regulates_the_students_features_not_the_teacher():
-    sr = _sr(sr_f=dict(mode="affinity", gate="none", class_balanced=False))
-    assert sorted(sr.sr_f_projections) == ["res3"]
+    sr = _sr(sr_f=dict(form="teacher_affinity", gate="none", class_balanced=False))
+    assert sorted(sr.sr_f.projections) == ["res3"]
     features, final_logits, targets = _inputs()
     for f in features.values():
         f.requires_grad_()
     loss = sr(features, final_logits, targets)["loss_sr_f"]
     expected = WEIGHTS["loss_sr_f"] * (
-        sr_f_affinity_loss(sr.sr_f_projections["res3"](features["res3"]), features["res2"])
-        + sr_f_affinity_loss(sr.final_projection(final_logits), features["res2"]))
+        sr_f_affinity_loss(sr.sr_f.projections["res3"](features["res3"]), features["res2"])
+        + sr_f_affinity_loss(sr.sr_f.final_projection(final_logits), features["res2"]))
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     assert _grads(loss, [features["res2"]])[0] == 0  # the teacher's features are detached
     assert _grads(loss, [features["res3"]])[0] > 0 and _grads(loss, [final_logits])[0] > 0
     assert sum(_grads(loss, list(sr.exits.parameters()))) == 0  # no exit head is a student here
-    assert all(g > 0 for g in _grads(loss, list(sr.sr_f_projections.parameters())))
+    assert all(g > 0 for g in _grads(loss, list(sr.sr_f.projections.parameters())))
 
 
 def test_an_sr_f_teacher_at_the_stride_of_another_exit_is_the_shallower():
@@ -376,23 +383,22 @@ def test_an_sr_f_teacher_at_the_stride_of_another_exit_is_the_shallower():
     assert sum(_grads(loss, list(sr.exits["res2"].predictor.parameters()))) > 0
 
 
-def test_sr_f_on_features_takes_one_teacher():
-    shapes = {**SHAPES, "res4": ShapeSpec(channels=8, stride=16)}
-    with pytest.raises(ValueError, match="affinity' takes one teacher exit, got 'res2\\+res3'"):
-        _sr(shapes, sr_f=dict(mode="affinity", gate="none", class_balanced=False, teacher="res2+res3"))
+def test_a_form_registered_in_sr_f_forms_is_reached_by_its_name():
+    @register_sr_f_form("twice_the_labels")
+    class TwiceTheLabels(SRFeatureLoss):
+        balances_by_gate = False
 
-
-def test_a_target_registered_in_sr_f_targets_is_reached_by_its_name():
-    @SR_F_TARGETS.register()
-    def twice_the_labels(sr_f, students, teacher, shares, mass):
-        return 2 * sem_seg_ce_loss(students, shares)
+        def loss(self, students, teacher, shares, mass):
+            return 2 * sem_seg_ce_loss(students, shares)
 
     try:
-        sr = _sr(sr_f=dict(target="twice_the_labels", class_balanced=False))
+        with pytest.raises(ValueError, match="'twice_the_labels' is already registered"):
+            register_sr_f_form("twice_the_labels")(SRFeatureLoss)
+        sr = _sr(sr_f=dict(form="twice_the_labels", class_balanced=False))
         features, final_logits, targets = _inputs()
         loss = sr(features, final_logits, targets)["loss_sr_f"]
     finally:
-        SR_F_TARGETS._obj_map.pop("twice_the_labels")
+        SR_F_FORMS.pop("twice_the_labels")
     shares = label_shares(targets, C, IGNORE, stride=4)
     student = F.interpolate(sr.exits["res3"](features["res3"])[0], size=tuple(shares.shape[-2:]),
                             mode="bilinear", align_corners=False)

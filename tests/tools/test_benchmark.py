@@ -124,5 +124,5 @@ def test_a_recipe_is_timed_as_its_config_builds_it(monkeypatch):
     results, built = _benchmark_built(monkeypatch, presets=[], recipes=["stem-balanced-ce"])
     assert [r["name"] for r in results] == ["baseline", "recipe stem-balanced-ce"]
     recipe = built[1]
-    assert recipe.self_regulation.sr_f.target == "labels" and "stem" in recipe.self_regulation.input_shape
+    assert recipe.self_regulation.sr_f.form == "labels" and "stem" in recipe.self_regulation.input_shape
     assert results[1]["test_params"] == results[0]["test_params"]  # the stem exit is training-only too
