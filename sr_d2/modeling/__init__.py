@@ -1,5 +1,5 @@
 from .backbone import StagesFPN, build_resnet_stages_fpn_backbone
-from .criterion import SR_F_FORMS, SRFeatureLoss, SRLogitLoss, register_sr_f_form
+from .criterion import SR_F_FORMS, SRFLoss, SRLLoss, register_sr_f_form
 from .exit_head import ExitHead
 from .losses import (
     SR_F_GATES,
@@ -13,7 +13,7 @@ from .losses import (
     sr_l_loss,
     void_to_teacher,
 )
-from .meta_arch import SelfRegulated, SRPanopticFPN, SRSemanticSegmentor, exit_inference
-from .self_regulated_head import SelfRegulatedHead, image_labels_of
+from .meta_arch import SRMetaArchMixin, SRPanopticFPN, SRSemanticSegmentor, exit_inference
+from .head_wrapper import SRHeadWrapper, image_labels_of
 from .self_regulation import SR_PRESETS, SelfRegulation, exit_feature_shapes, yacs_settings
 from .study_forms import random_mask_shares

@@ -1,6 +1,6 @@
 """
 SR-F and SR-L as :class:`SelfRegulation` computes them. SR-F is a module chosen by name in
-``SR_F_FORMS`` (``sr_f.form``): the method, "teacher" (:class:`SRFeatureLoss`), or a form the
+``SR_F_FORMS`` (``sr_f.form``): the method, "teacher" (:class:`SRFLoss`), or a form the
 studies train (``sr_d2.modeling.study_forms``), each a subclass that changes one piece of it.
 """
 from dataclasses import dataclass
@@ -15,15 +15,15 @@ from detectron2.utils import comm
 from ..utils import is_setting
 from .losses import sr_f_loss, sr_l_loss
 
-__all__ = ["SR_F_FORMS", "SRFeatureLoss", "SRLogitLoss", "class_mass", "register_sr_f_form"]
+__all__ = ["SR_F_FORMS", "SRFLoss", "SRLLoss", "class_mass", "register_sr_f_form"]
 
-# Forms of SR-F by name (``sr_f.form``): :class:`SRFeatureLoss` (the method, "teacher") and its
+# Forms of SR-F by name (``sr_f.form``): :class:`SRFLoss` (the method, "teacher") and its
 # subclasses, each built with SR-F's settings and the exits, computing the unweighted SR-F loss.
-SR_F_FORMS: Dict[str, Type["SRFeatureLoss"]] = {}
+SR_F_FORMS: Dict[str, Type["SRFLoss"]] = {}
 
 
 def register_sr_f_form(name: str) -> Callable[[type], type]:
-    """Class decorator: the :class:`SRFeatureLoss` subclass is SR-F's form ``name``
+    """Class decorator: the :class:`SRFLoss` subclass is SR-F's form ``name``
     (``model.self_regulation.sr_f.form=<name>``); ValueError if the name is taken."""
     def register(cls: type) -> type:
         if name in SR_F_FORMS:
@@ -48,9 +48,11 @@ def class_mass(shares: torch.Tensor) -> torch.Tensor:
 
 
 @register_sr_f_form("teacher")
-class SRFeatureLoss(nn.Module):
+class SRFLoss(nn.Module):
     """
-    SR-F, shallow to deep: the ``teacher`` exit (None: the shallowest) teaches the exits after it
+    SR-F, the method's shallow-to-deep loss (on the exits' logits, as the official code).
+
+    The ``teacher`` exit (None: the shallowest) teaches the exits after it
     and the final output, by ``mode`` "hard" (CE to its argmax) or "soft" (KL at ``tau``), on the
     pixels ``gate`` keeps ("none" or "teacher_right"), each class weighing the same with
     ``class_balanced`` (see :func:`sr_f_loss`).
@@ -134,7 +136,7 @@ class SRFeatureLoss(nn.Module):
 
 
 @dataclass(frozen=True)
-class SRLogitLoss:
+class SRLLoss:
     """SR-L, deep to shallow: the final output teaches the exits, ``mode`` "image" (image-level
     BCE, the official code) or "pixel" (KL at ``tau``), see :func:`sr_l_loss`."""
 

@@ -23,7 +23,7 @@ from detectron2.layers import ShapeSpec
 from detectron2.modeling import Backbone
 
 from ..utils import is_setting
-from .criterion import SR_F_FORMS, SRLogitLoss
+from .criterion import SR_F_FORMS, SRLLoss
 from .exit_head import ExitHead, ImageClassifier
 from .losses import class_argmax, image_cls_loss, image_labels_from_mask, label_shares, sem_seg_ce_loss
 
@@ -33,7 +33,7 @@ __all__ = ["LOSSES", "SR_PRESETS", "SelfRegulation", "exit_feature_shapes", "yac
 LOSSES = ("loss_exit_seg", "loss_exit_cls", "loss_sr_f", "loss_sr_l")
 
 # Settings of SelfRegulation besides the feature shapes and label ids.
-# Weights are relative to the model's own head loss (SelfRegulatedHead multiplies them by the head's
+# Weights are relative to the model's own head loss (SRHeadWrapper multiplies them by the head's
 # loss_weight, 1.0 in detectron2's SemanticSegmentor, 0.5 in its Panoptic-FPN); the official code
 # weighs its final CE 0.8, so its weights (0.8 seg, 0.2 cls, 1.0 SR-L, 1.0 SR-F) appear here
 # divided by 0.8: the same ratios.
@@ -87,6 +87,8 @@ def exit_feature_shapes(backbone: Backbone, names: Sequence[str]) -> Dict[str, S
 
 class SelfRegulation(nn.Module):
     """
+    The method's module: the exits and their MEA, SR-F and SR-L losses, for any meta-architecture.
+
     Owns the exits and computes the MEA, SR-F and SR-L losses from backbone features, the model's
     final segmentation logits and the label maps. Training only: a model in eval mode never calls it.
 
@@ -124,10 +126,10 @@ class SelfRegulation(nn.Module):
                 CE), "loss_exit_cls" (image-level BCE of the exits and of the final output),
                 "loss_sr_f" and "loss_sr_l"; each summed over its terms first.
             sr_f: SR-F's ``teacher``, ``mode``, ``tau``, ``gate`` and ``class_balanced``, see
-                :class:`SRFeatureLoss`, and its ``form``: "teacher" (the method) or a form the
+                :class:`SRFLoss`, and its ``form``: "teacher" (the method) or a form the
                 studies train, by its name in ``SR_F_FORMS``. Its students are the exits after the
                 teacher exit and the final output.
-            sr_l: SR-L's ``mode`` and ``tau``, see :class:`SRLogitLoss`.
+            sr_l: SR-L's ``mode`` and ``tau``, see :class:`SRLLoss`.
             final_classes: when the final output's classes group the exits' (Panoptic-FPN: its
                 head has one "things" class, the exits each thing class), the final class of each
                 of the exits' ``num_classes`` classes; None: the same classes. The exits learn
@@ -139,7 +141,7 @@ class SelfRegulation(nn.Module):
         _check_settings(input_shape, num_classes=num_classes, exit_head=exit_head, loss_stride=loss_stride,
                         label_sampling=label_sampling, weight_dict=weight_dict, final_classes=final_classes)
         form = _sr_f_form(sr_f)
-        self.sr_l = _settings_of(SRLogitLoss, "sr_l", sr_l)
+        self.sr_l = _settings_of(SRLLoss, "sr_l", sr_l)
         if final_classes is not None and self.sr_l.mode != "image":
             raise ValueError("SelfRegulation: final_classes needs sr_l.mode='image' (pixel SR-L compares "
                              "the final output's and the exits' distributions over the same classes)")

@@ -1,7 +1,7 @@
 """
 The forms of SR-F the studies train beside the method, each registered in ``SR_F_FORMS`` and
 chosen by name (``model.self_regulation.sr_f.form=labels``); docs/settings.md lists them with the
-studies that used them. Each changes one piece of :class:`SRFeatureLoss`: what the students learn
+studies that used them. Each changes one piece of :class:`SRFLoss`: what the students learn
 (the controls "labels" and "random_mask"), which pixels ("teacher_student_wrong",
 "teacher_and_void"), the teacher ("teacher_ensemble") or what is regulated ("teacher_affinity").
 """
@@ -16,7 +16,7 @@ import fvcore.nn.weight_init as weight_init
 
 from detectron2.layers import Conv2d, ShapeSpec
 
-from .criterion import SRFeatureLoss, register_sr_f_form
+from .criterion import SRFLoss, register_sr_f_form
 from .exit_head import grad_scaled
 from .losses import class_argmax, sem_seg_ce_loss, sr_f_affinity_loss, sr_f_loss, void_to_teacher
 
@@ -25,7 +25,7 @@ __all__ = ["AffinityForm", "EnsembleForm", "LabelsForm", "RandomMaskForm", "Stud
 
 
 @register_sr_f_form("labels")
-class LabelsForm(SRFeatureLoss):
+class LabelsForm(SRFLoss):
     """Control without a teacher: the same students, weight and schedule learn the label shares
     (class-balanced as ``class_balanced`` says; mode, tau and gate do not apply)."""
 
@@ -36,7 +36,7 @@ class LabelsForm(SRFeatureLoss):
 
 
 @register_sr_f_form("random_mask")
-class RandomMaskForm(SRFeatureLoss):
+class RandomMaskForm(SRFLoss):
     """Control of the teacher's mask: the label shares on a random mask of the teacher mask's
     per-class mass (:func:`random_mask_shares`): which pixels the teacher picks, not how many."""
 
@@ -52,7 +52,7 @@ class RandomMaskForm(SRFeatureLoss):
         return sem_seg_ce_loss(students, kept, self.class_balanced, mass)
 
 
-class _TeacherRightForm(SRFeatureLoss):
+class _TeacherRightForm(SRFLoss):
     """A form that narrows or widens gate "teacher_right" (the only gate it takes)."""
 
     def problems(self) -> List[str]:
@@ -91,7 +91,7 @@ class VoidForm(_TeacherRightForm):
 
 
 @register_sr_f_form("teacher_ensemble")
-class EnsembleForm(SRFeatureLoss):
+class EnsembleForm(SRFLoss):
     """Several exits teach as one, ``teacher`` joining their names by "+" ("res2+res3"): the log
     of their mean class probabilities; the students are the exits after the deepest."""
 
@@ -105,7 +105,7 @@ class EnsembleForm(SRFeatureLoss):
 
 
 @register_sr_f_form("teacher_affinity")
-class AffinityForm(SRFeatureLoss):
+class AffinityForm(SRFLoss):
     """
     SR-F on features, label-free: each student's features (the deeper exits' inputs and the final
     logits, each through a 1x1 projection to the exits' ``conv_dims`` channels, training only) keep

@@ -36,7 +36,7 @@ from detectron2.utils.visualizer import Visualizer
 from sr_d2.checkpoint import load_model
 from sr_d2.config import test_dataset_names
 from sr_d2.data import read_image
-from sr_d2.modeling import SelfRegulated, exit_inference
+from sr_d2.modeling import SRMetaArchMixin, exit_inference
 from sr_d2.tools.visualize import draw_labels, titled
 from sr_d2.utils import check_output, written_then_renamed
 
@@ -105,7 +105,7 @@ class Predictor:
         self.image_format = mapper.image_format
         self.metadata = MetadataCatalog.get(test_dataset_names(cfg)[0])
         self.model = model.eval()
-        if exits and not isinstance(model, SelfRegulated):
+        if exits and not isinstance(model, SRMetaArchMixin):
             raise ValueError(f"--exits: the model ({type(model).__name__}) has no exits; they are an SR model's "
                              f"(an sr_* config)")
         self.exits = exits

@@ -21,7 +21,7 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from sr_d2.checkpoint import load_model
 from sr_d2.config import test_dataset_names, testing_on
 from sr_d2.data import read_label_map
-from sr_d2.modeling import SelfRegulated, exit_inference
+from sr_d2.modeling import SRMetaArchMixin, exit_inference
 from sr_d2.utils import check_output, positive_int, written_then_renamed
 
 __all__ = ["confusion_matrices", "describe"]
@@ -43,7 +43,7 @@ def confusion_matrices(model, cfg) -> Dict[str, torch.Tensor]:
     with testing_on(cfg, name):
         loader = instantiate(cfg.dataloader.test)
     for batch in loader:
-        if isinstance(model, SelfRegulated):
+        if isinstance(model, SRMetaArchMixin):
             outputs = exit_inference(model, batch)
         else:
             outputs = [{"sem_seg": out["sem_seg"]} for out in model(batch)]

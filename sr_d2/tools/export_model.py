@@ -31,7 +31,7 @@ from detectron2.config import instantiate
 from detectron2.modeling import SemanticSegmentor
 
 from sr_d2.checkpoint import load_model
-from sr_d2.modeling import SelfRegulated
+from sr_d2.modeling import SRMetaArchMixin
 from sr_d2.utils import check_output, positive_int, written_then_renamed
 
 __all__ = ["FORMATS", "SemanticLogits", "export_model", "prepared_images"]
@@ -103,7 +103,7 @@ def export_model(config_file: str, weights: str, images: Sequence[str], output: 
     cfg, model = load_model(config_file, weights, overrides)
     if not isinstance(model, SemanticSegmentor):
         raise ValueError(f"{type(model).__name__}: only semantic-segmentation models export here")
-    if isinstance(model, SelfRegulated):
+    if isinstance(model, SRMetaArchMixin):
         model.sem_seg_head = model.sem_seg_head.base_head  # SR is training only: deploy the base model
     inputs = prepared_images(cfg, images)
     sizes = {tuple(x.shape[-2:]) for x in inputs}

@@ -30,7 +30,7 @@ from sr_d2.checkpoint import load_model
 from sr_d2.config import test_dataset_names
 from sr_d2.data import read_image, read_label_map
 from sr_d2.evaluation import DEFAULT_AREA_THRESHOLDS, failure_masks
-from sr_d2.modeling import SelfRegulated, exit_inference
+from sr_d2.modeling import SRMetaArchMixin, exit_inference
 from sr_d2.utils import check_output, positive_int, written_then_renamed
 
 __all__ = ["draw_labels", "error_map", "titled", "visualize"]
@@ -55,7 +55,7 @@ def error_map(image: np.ndarray, pred: np.ndarray, gt: np.ndarray, metadata,
 def _panels(model, cfg, inputs: dict, image: np.ndarray, gt: np.ndarray, metadata, tag: str):
     """Titled panels of one model on one image: prediction, error map, exits (SR models)."""
     with torch.no_grad():
-        if isinstance(model, SelfRegulated):
+        if isinstance(model, SRMetaArchMixin):
             logits = exit_inference(model, [inputs])[0]
         else:
             logits = {"sem_seg": model([inputs])[0]["sem_seg"]}

@@ -8,7 +8,7 @@ from sr_d2.modeling import (
     SR_F_FORMS,
     SR_PRESETS,
     SelfRegulation,
-    SRFeatureLoss,
+    SRFLoss,
     image_cls_loss,
     image_labels_from_mask,
     label_shares,
@@ -385,7 +385,7 @@ def test_an_sr_f_teacher_at_the_stride_of_another_exit_is_the_shallower():
 
 def test_a_form_registered_in_sr_f_forms_is_reached_by_its_name():
     @register_sr_f_form("twice_the_labels")
-    class TwiceTheLabels(SRFeatureLoss):
+    class TwiceTheLabels(SRFLoss):
         balances_by_gate = False
 
         def loss(self, students, teacher, shares, mass):
@@ -393,7 +393,7 @@ def test_a_form_registered_in_sr_f_forms_is_reached_by_its_name():
 
     try:
         with pytest.raises(ValueError, match="'twice_the_labels' is already registered"):
-            register_sr_f_form("twice_the_labels")(SRFeatureLoss)
+            register_sr_f_form("twice_the_labels")(SRFLoss)
         sr = _sr(sr_f=dict(form="twice_the_labels", class_balanced=False))
         features, final_logits, targets = _inputs()
         loss = sr(features, final_logits, targets)["loss_sr_f"]

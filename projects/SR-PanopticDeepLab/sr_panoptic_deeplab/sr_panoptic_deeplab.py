@@ -7,13 +7,13 @@ from detectron2.modeling import META_ARCH_REGISTRY
 from detectron2.projects.panoptic_deeplab import PanopticDeepLab
 from detectron2.structures import ImageList
 
-from sr_d2.modeling import SelfRegulated, SelfRegulation, exit_feature_shapes
+from sr_d2.modeling import SRMetaArchMixin, SelfRegulation, exit_feature_shapes
 
 __all__ = ["SRPanopticDeepLab"]
 
 
 @META_ARCH_REGISTRY.register()
-class SRPanopticDeepLab(SelfRegulated, PanopticDeepLab):
+class SRPanopticDeepLab(SRMetaArchMixin, PanopticDeepLab):
     """
     detectron2's ``PanopticDeepLab`` with Self-Regulation on its semantic branch: exits on the
     backbone's features, SR's losses next to the semantic head's (hard-pixel-mined, weighted) CE;

@@ -6,13 +6,13 @@ from detectron2.modeling import META_ARCH_REGISTRY, PanopticFPN
 from detectron2.structures import BitMasks, ImageList, PolygonMasks
 
 from ..self_regulation import SelfRegulation
-from .self_regulated import SelfRegulated
+from .mixin import SRMetaArchMixin
 
 __all__ = ["SRPanopticFPN", "full_class_targets"]
 
 
 @META_ARCH_REGISTRY.register()
-class SRPanopticFPN(SelfRegulated, PanopticFPN):
+class SRPanopticFPN(SRMetaArchMixin, PanopticFPN):
     """
     detectron2's :class:`PanopticFPN` trained with Self-Regulation on its semantic branch: the
     exits sit on the bottom-up stages, the semantic head's logits are the final output S_0 (over

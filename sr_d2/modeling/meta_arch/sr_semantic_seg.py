@@ -1,12 +1,12 @@
 from detectron2.modeling import META_ARCH_REGISTRY, SemanticSegmentor
 
-from .self_regulated import SelfRegulated
+from .mixin import SRMetaArchMixin
 
 __all__ = ["SRSemanticSegmentor"]
 
 
 @META_ARCH_REGISTRY.register()
-class SRSemanticSegmentor(SelfRegulated, SemanticSegmentor):
+class SRSemanticSegmentor(SRMetaArchMixin, SemanticSegmentor):
     """
     detectron2's :class:`SemanticSegmentor` trained with Self-Regulation. Training adds exits on
     backbone features and the losses "loss_exit_seg", "loss_exit_cls", "loss_sr_f", "loss_sr_l" to

@@ -6,9 +6,9 @@ from torch import nn
 from .losses import image_labels_from_mask
 from .self_regulation import SelfRegulation
 
-__all__ = ["SelfRegulatedHead", "image_labels_of"]
+__all__ = ["SRHeadWrapper", "image_labels_of"]
 
-# detectron2's semantic-head interface, which SelfRegulatedHead needs of the head it wraps
+# detectron2's semantic-head interface, which SRHeadWrapper needs of the head it wraps
 HEAD_INTERFACE = ("layers", "losses", "ignore_value")
 
 
@@ -32,9 +32,10 @@ def image_labels_of(batched_inputs: List[dict], targets: torch.Tensor, num_class
     return labels
 
 
-class SelfRegulatedHead(nn.Module):
+class SRHeadWrapper(nn.Module):
     """
-    A semantic head trained with Self-Regulation, wrapped as PointRend wraps its coarse head.
+    A semantic head and its SelfRegulation: trained together, the head alone at inference
+    (wrapped as PointRend wraps its coarse head).
 
     Training: the wrapped head's ``layers`` gives the final logits S_0 (or a tuple of them and
     auxiliary outputs, which its ``losses`` takes whole), its ``losses`` its loss, and
@@ -55,7 +56,7 @@ class SelfRegulatedHead(nn.Module):
         super().__init__()
         missing = [m for m in HEAD_INTERFACE if not hasattr(head, m)]
         if missing:
-            raise TypeError(f"SelfRegulatedHead: the head {type(head).__name__} lacks {missing} "
+            raise TypeError(f"SRHeadWrapper: the head {type(head).__name__} lacks {missing} "
                             f"(detectron2's semantic-head interface)")
         if self_regulation.ignore_value != head.ignore_value:
             raise ValueError(f"self_regulation.ignore_value={self_regulation.ignore_value} differs from "

@@ -1,4 +1,4 @@
-"""What every SR meta-architecture shares: its semantic head wrapped in a SelfRegulatedHead."""
+"""What every SR meta-architecture shares: its semantic head wrapped in a SRHeadWrapper."""
 from typing import Dict, List
 
 import torch
@@ -9,17 +9,19 @@ from detectron2.layers import ShapeSpec
 from detectron2.modeling.postprocessing import sem_seg_postprocess
 from detectron2.structures import ImageList
 
-from ..self_regulated_head import SelfRegulatedHead, image_labels_of
+from ..head_wrapper import SRHeadWrapper, image_labels_of
 from ..self_regulation import SelfRegulation, exit_feature_shapes
 
-__all__ = ["SelfRegulated", "exit_inference", "wrap_head_keys"]
+__all__ = ["SRMetaArchMixin", "exit_inference", "wrap_head_keys"]
 
 
-class SelfRegulated:
+class SRMetaArchMixin:
     """
+    What makes a detectron2 meta-architecture self-regulated: its semantic head in an SRHeadWrapper.
+
     Mixin for a detectron2 meta-architecture with a semantic head (``sem_seg_head``, see
-    :class:`SelfRegulatedHead`): listed before the meta-architecture, it adds the
-    ``self_regulation`` argument and wraps the head in a :class:`SelfRegulatedHead`. Training
+    :class:`SRHeadWrapper`): listed before the meta-architecture, it adds the
+    ``self_regulation`` argument and wraps the head in a :class:`SRHeadWrapper`. Training
     normalizes and pads the images as the parent does, runs the backbone (which must return the
     exits' features: :class:`StagesFPN` for an FPN) and gives the head the label maps and the
     image-level labels as arguments; a parent with other branches adds their losses in
@@ -46,7 +48,7 @@ class SelfRegulated:
     def _attach(self, self_regulation: SelfRegulation) -> None:
         """Check ``self_regulation`` against the built backbone and wrap the semantic head with it."""
         _check_exit_features(self_regulation.input_shape, self.backbone)
-        self.sem_seg_head = SelfRegulatedHead(self.sem_seg_head, self_regulation)
+        self.sem_seg_head = SRHeadWrapper(self.sem_seg_head, self_regulation)
 
     @property
     def self_regulation(self) -> SelfRegulation:
@@ -139,7 +141,7 @@ def _check_exit_features(wanted: Dict[str, ShapeSpec], backbone) -> None:
 
 
 @torch.no_grad()
-def exit_inference(model: SelfRegulated, batched_inputs: List[dict]) -> List[Dict[str, torch.Tensor]]:
+def exit_inference(model: SRMetaArchMixin, batched_inputs: List[dict]) -> List[Dict[str, torch.Tensor]]:
     """
     For analysis: the eval-mode semantic head's logits and each exit's, as (C, height, width) per
     image under "sem_seg" and the exits' feature names, from one backbone pass (each resized and
