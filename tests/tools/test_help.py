@@ -1,10 +1,13 @@
 """Every tool's --help prints its whole docstring (usage, examples), not a sentence cut short."""
 import importlib
+import os
 
 import pytest
 
-TOOLS = ["ablate", "benchmark", "demo", "exit_confusion", "export_model", "export_plain", "plot_metrics",
-         "visualize"]
+import sr_d2.tools
+
+TOOLS = sorted(name[:-3] for name in os.listdir(os.path.dirname(sr_d2.tools.__file__))
+               if name.endswith(".py") and name != "__init__.py")
 
 
 @pytest.mark.parametrize("tool", TOOLS)
