@@ -36,7 +36,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from sr_d2.recipes import RECIPES, SR  # noqa: E402
+from sr_d2.recipes import RECIPES  # noqa: E402
 from sr_d2.utils import written_then_renamed  # noqa: E402
 
 __all__ = ["METRICS", "VARIANTS", "ablate", "datasets_scored", "paired_stats", "parse_args", "scored_on",

@@ -1,6 +1,5 @@
 """Baseline: detectron2's PanopticDeepLab (R-18, from scratch) on the embedded synthetic panoptic set."""
 import os
-import sys
 
 import torch
 from omegaconf import OmegaConf
