@@ -105,8 +105,9 @@ def test_train_net_runs_two_processes_on_cpu_as_the_docs_say(tmp_path):
                "dataloader.train.total_batch_size=4", "dataloader.train.num_workers=0",
                "dataloader.test.num_workers=0", "train.eval_period=0", "train.log_period=1",
                "train.device=cpu", f"train.output_dir={out}"]
+    # one thread per process, as two processes on the two cores of CI's machine want
     done = subprocess.run(command, capture_output=True, text=True, timeout=600,
-                          env=dict(os.environ, CUDA_VISIBLE_DEVICES=""))
+                          env=dict(os.environ, CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS="1"))
     assert done.returncode == 0, done.stderr[-3000:]
     assert (out / "log.txt.rank1").is_file() and (out / "model_final.pth").is_file()
     records = [json.loads(line) for line in open(out / "metrics.json")]
