@@ -60,7 +60,8 @@ RECIPES: Dict[str, Recipe] = {
                       (f"{SR}sr_f.teacher=res3", f"{SR}sr_f.form=teacher_and_void")),
     "sr-f-feature": Recipe("SR-F on features: the students' features keep the res2 exit input's local "
                            "affinities (label-free)",
-                           (f"{SR}sr_f.form=teacher_affinity", f"{SR}sr_f.gate=none", f"{SR}sr_f.class_balanced=False")),
+                           (f"{SR}sr_f.form=teacher_affinity", f"{SR}sr_f.gate=none",
+                            f"{SR}sr_f.class_balanced=False")),
     "sr-f-stem": Recipe("sr-d2 with an exit on the stem (stride 4) as SR-F's teacher, as the official code "
                         "(its exit reads the conv before the max-pool, stride 2)",
                         (*_STEM_EXIT, f"{SR}sr_f.teacher=stem")),

@@ -45,7 +45,8 @@ from .checks import (
 from .hooks import SRSchedule
 from .train_loop import CheckedAMPTrainer, CheckedSimpleTrainer, RemembersLastBatch
 
-__all__ = ["argument_parser", "do_eval_only", "do_test", "do_train", "invoke_main", "launch_on_cpu", "launch_runs_on_cpu", "main"]
+__all__ = ["argument_parser", "do_eval_only", "do_test", "do_train", "invoke_main", "launch_on_cpu",
+           "launch_runs_on_cpu", "main"]
 
 logger = logging.getLogger("sr_d2")
 

@@ -162,7 +162,8 @@ class SelfRegulation(nn.Module):
         # Image-level classifier of the final output S_0, as each exit has one.
         self.final_image_classifier = ImageClassifier(self.num_final_classes)
         self.sr_f = form(exits=self.input_shape, num_final_classes=self.num_final_classes,
-                         conv_dims=exit_head["conv_dims"], backbone_grad_scale=float(exit_head["backbone_grad_scale"]),
+                         conv_dims=exit_head["conv_dims"],
+                         backbone_grad_scale=float(exit_head["backbone_grad_scale"]),
                          **{k: v for k, v in sr_f.items() if k != "form"})
         self.num_classes = num_classes
         self.ignore_value = ignore_value

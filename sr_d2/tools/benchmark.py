@@ -2,8 +2,8 @@
 Cost of Self-Regulation: training-step time and memory of the baseline model and of the SR model
 under each preset (and each recipe asked for), plus inference time and test-time parameters, side
 by side in one process. Memory on any device: the activations autograd holds for the backward pass
-of one training step (:func:`saved_for_backward`); on CUDA also the step's peak allocation. Variants are timed in interleaved rounds on the same random
-batch; ratios are to the baseline. ``--mea-only`` adds each preset with SR-F and SR-L off: the
+of one training step (:func:`saved_for_backward`); on CUDA also the step's peak allocation.
+Variants are timed in interleaved rounds on the same random batch; ratios are to the baseline. ``--mea-only`` adds each preset with SR-F and SR-L off: the
 exits' share of the cost. ``--profile`` then runs torch.profiler over the baseline's and the first
 SR variant's training steps and prints the operators that take the extra time (CPU time; kernel time
 and launches on CUDA).

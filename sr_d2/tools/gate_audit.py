@@ -99,7 +99,8 @@ def audit(model: SRMetaArchMixin, cfg, true_dataset: str, teacher: Optional[str]
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config-file", required=True, help="LazyConfig of the SR model (its training set: pseudo masks)")
+    parser.add_argument("--config-file", required=True,
+                        help="LazyConfig of the SR model (its training set: pseudo masks)")
     parser.add_argument("--checkpoint", required=True, help="its weights (model_final.pth)")
     parser.add_argument("--true", required=True, help="registered dataset of the same images with their true masks")
     parser.add_argument("--teacher", help="the exit whose agreement gates (default: SR-F's teacher)")
