@@ -1,31 +1,16 @@
 """SR on detectron2's DeepLabV3PlusHead through SRSemanticSegmentor: no code beyond the configs."""
-import os
-
 import torch
 
-from detectron2.config import instantiate
 from detectron2.projects.deeplab import DeepLabV3PlusHead
 from detectron2.utils.events import EventStorage
 
-from sr_d2.config import load_lazy_config
 from sr_d2.modeling import SRSemanticSegmentor
 from sr_d2.tools.export_plain import strip_self_regulation
-
-CONFIGS = os.path.join(os.path.dirname(__file__), "..", "..", "projects", "SR-DeepLab", "configs")
-
-
-def _batch(n=2, h=64, w=96):
-    g = torch.Generator().manual_seed(0)
-    return [{"image": torch.randint(0, 256, (3, h, w), generator=g).float(),
-             "sem_seg": torch.randint(0, 6, (h, w), generator=g), "height": h, "width": w}
-            for _ in range(n)]
+from twins import semantic_batch as _batch, sr_and_plain
 
 
 def _models():
-    torch.manual_seed(0)
-    sr = instantiate(load_lazy_config(os.path.join(CONFIGS, "sr_deeplabv3plus_R18_synthetic.py")).model)
-    plain = instantiate(load_lazy_config(os.path.join(CONFIGS, "deeplabv3plus_R18_synthetic.py")).model)
-    return sr, plain
+    return sr_and_plain("SR-DeepLab", "sr_deeplabv3plus_R18_synthetic.py", "deeplabv3plus_R18_synthetic.py")
 
 
 def test_sr_trains_the_deeplab_head_with_every_loss():

@@ -1,37 +1,20 @@
 """The OCR head, and SR on it through SRSemanticSegmentor."""
 import math
-import os
 
 import pytest
 import torch
 from torch.nn import functional as F
 
-from detectron2.config import instantiate
 from detectron2.layers import ShapeSpec
 from detectron2.utils.events import EventStorage
 
-from sr_d2.config import load_lazy_config
 from sr_d2.modeling import SRSemanticSegmentor
 from sr_d2.tools.export_plain import export_plain
 from sr_ocr import OCRHead, object_representations
-
-PROJECT = os.path.join(os.path.dirname(__file__), "..", "..", "projects", "SR-OCR")
-
-CONFIGS = os.path.join(PROJECT, "configs")
-
-
-def _batch(n=2, h=64, w=96):
-    g = torch.Generator().manual_seed(0)
-    return [{"image": torch.randint(0, 256, (3, h, w), generator=g).float(),
-             "sem_seg": torch.randint(0, 6, (h, w), generator=g), "height": h, "width": w}
-            for _ in range(n)]
-
+from twins import semantic_batch as _batch, sr_and_plain
 
 def _models():
-    torch.manual_seed(0)
-    sr = instantiate(load_lazy_config(os.path.join(CONFIGS, "sr_ocr_R18_synthetic.py")).model)
-    plain = instantiate(load_lazy_config(os.path.join(CONFIGS, "ocr_R18_synthetic.py")).model)
-    return sr, plain
+    return sr_and_plain("SR-OCR", "sr_ocr_R18_synthetic.py", "ocr_R18_synthetic.py")
 
 
 def test_head_outputs_and_losses_by_hand():

@@ -5,19 +5,16 @@ import pytest
 import torch
 
 from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.config import instantiate
 from detectron2.modeling import build_model
 from detectron2.projects.panoptic_deeplab import PanopticDeepLab
 from detectron2.utils.events import EventStorage
 
-from sr_d2.config import load_lazy_config
 from sr_d2.engine import SRSchedule
 from sr_d2.tools.export_plain import export_plain
 from sr_panoptic_deeplab import SRPanopticDeepLab, panoptic_deeplab_config
+from twins import configs_of, sr_and_plain
 
-PROJECT = os.path.join(os.path.dirname(__file__), "..", "..", "projects", "SR-PanopticDeepLab")
-
-CONFIGS = os.path.join(PROJECT, "configs")
+CONFIGS = configs_of("SR-PanopticDeepLab")
 
 
 def _batch(n=2, h=64, w=96):
@@ -37,10 +34,8 @@ def _batch(n=2, h=64, w=96):
 
 
 def _models():
-    torch.manual_seed(0)
-    sr = instantiate(load_lazy_config(os.path.join(CONFIGS, "sr_panoptic_deeplab_R18_synthetic.py")).model)
-    plain = instantiate(load_lazy_config(os.path.join(CONFIGS, "panoptic_deeplab_R18_synthetic.py")).model)
-    return sr, plain
+    return sr_and_plain("SR-PanopticDeepLab", "sr_panoptic_deeplab_R18_synthetic.py",
+                        "panoptic_deeplab_R18_synthetic.py")
 
 
 def test_sr_adds_its_losses_and_keeps_the_semantic_and_instance_losses():
