@@ -13,6 +13,7 @@ from sr_d2.tools.export_plain import export_plain
 from sr_ocr import OCRHead, object_representations
 from twins import semantic_batch as _batch, sr_and_plain
 
+
 def _models():
     return sr_and_plain("SR-OCR", "sr_ocr_R18_synthetic.py", "ocr_R18_synthetic.py")
 
