@@ -16,7 +16,7 @@ import fvcore.nn.weight_init as weight_init
 
 from detectron2.layers import Conv2d, ShapeSpec
 
-from .criterion import SRFLoss, register_sr_f_form
+from .criterion import SR_F_FORMS, SRFLoss, register_sr_f_form
 from .exit_head import grad_scaled
 from .losses import class_argmax, sem_seg_ce_loss, sr_f_affinity_loss, sr_f_loss, void_to_teacher
 
@@ -58,7 +58,8 @@ class _TeacherRightForm(SRFLoss):
     def problems(self) -> List[str]:
         problems = super().problems()
         if not problems and self.gate != "teacher_right":
-            problems.append(f"sr_f.form={self.form!r} changes gate 'teacher_right'; got gate={self.gate!r}")
+            form = next(name for name, cls in SR_F_FORMS.items() if cls is type(self))
+            problems.append(f"sr_f.form={form!r} changes gate 'teacher_right'; got gate={self.gate!r}")
         return problems
 
 
@@ -66,8 +67,6 @@ class _TeacherRightForm(SRFLoss):
 class StudentWrongForm(_TeacherRightForm):
     """SR-F only where the teacher is right and the student's argmax is not the teacher's: the
     detail the shallow teacher gets and the deeper student misses (:func:`sr_f_loss`)."""
-
-    form = "teacher_student_wrong"
 
     def loss(self, students, teacher, shares, mass):
         return sr_f_loss(students, teacher, self.mode, self.tau, "teacher_right_student_wrong", shares,
@@ -78,8 +77,6 @@ class StudentWrongForm(_TeacherRightForm):
 class VoidForm(_TeacherRightForm):
     """SR-F where the teacher is right and on the unlabelled (void) share of each cell, given to
     the teacher's class (:func:`void_to_teacher`, class mass included), as the official code."""
-
-    form = "teacher_and_void"
 
     def forward(self, sr, seg, teacher, final_seg, shares, features, final_logits):
         shares = void_to_teacher(shares, class_argmax(teacher, dim=1))
