@@ -36,7 +36,7 @@ def register_all(datasets_root: str, cache: str) -> None:
     for name, spec in SYNTHETIC_PANOPTIC_SPLITS.items():
         register_synthetic_panoptic(name, cache, **spec)
     register_camvid(os.path.join(datasets_root, "camvid"))
-    # CamVid's train images with pseudo-label masks (made under the cache); scored on camvid_sem_seg_val
+    # CamVid's train images with pseudo-label masks (made under the cache); scored on the true val and test masks
     register_camvid_weak("camvid_weak_sem_seg_train", os.path.join(datasets_root, "camvid"), cache)
 
 
